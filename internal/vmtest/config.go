@@ -29,15 +29,15 @@ const (
 // Environment variables read by ConfigFromEnv (flags of cmd/vmtest take
 // precedence over them).
 const (
-	EnvCache         = "FAULTKIT_LAB_CACHE"          // cache directory
-	EnvKernelPackage = "FAULTKIT_LAB_KERNEL_PKG"     // e.g. linux-image-6.1.0-57-amd64
-	EnvKernelDeb     = "FAULTKIT_LAB_KERNEL_DEB"     // path or URL of a linux-image .deb
-	EnvKernelSHA256  = "FAULTKIT_LAB_KERNEL_SHA256"  // expected sha256 of that .deb
-	EnvBusyboxDeb    = "FAULTKIT_LAB_BUSYBOX_DEB"    // path or URL of a busybox-static .deb
-	EnvAccel         = "FAULTKIT_LAB_ACCEL"          // auto, kvm or tcg
-	EnvExtraModules  = "FAULTKIT_LAB_EXTRA_MODULES"  // comma or space separated module names
-	EnvVerbose       = "FAULTKIT_LAB_VERBOSE"        // 1: kernel messages on the console
-	InGuestEnv       = "FAULTKIT_LAB"                // set to "1" for every program run in the guest
+	EnvCache         = "FAULTKIT_LAB_CACHE"         // cache directory
+	EnvKernelPackage = "FAULTKIT_LAB_KERNEL_PKG"    // e.g. linux-image-6.1.0-57-amd64
+	EnvKernelDeb     = "FAULTKIT_LAB_KERNEL_DEB"    // path or URL of a linux-image .deb
+	EnvKernelSHA256  = "FAULTKIT_LAB_KERNEL_SHA256" // expected sha256 of that .deb
+	EnvBusyboxDeb    = "FAULTKIT_LAB_BUSYBOX_DEB"   // path or URL of a busybox-static .deb
+	EnvAccel         = "FAULTKIT_LAB_ACCEL"         // auto, kvm or tcg
+	EnvExtraModules  = "FAULTKIT_LAB_EXTRA_MODULES" // comma or space separated module names
+	EnvVerbose       = "FAULTKIT_LAB_VERBOSE"       // 1: kernel messages on the console
+	InGuestEnv       = "FAULTKIT_LAB"               // set to "1" for every program run in the guest
 	cacheDirName     = "faultkit-lab"
 )
 

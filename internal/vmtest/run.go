@@ -172,6 +172,7 @@ func scanConsole(r io.Reader, w io.Writer, nonce string, onMarker func()) marker
 	mk := marker{exit: -1}
 	prefix := "VMTEST-" + nonce + "-"
 	br := bufio.NewReaderSize(r, 64<<10)
+	blank := false // an empty line held back: it may precede the marker
 	for {
 		line, err := br.ReadString('\n')
 		if line != "" {
@@ -196,6 +197,14 @@ func scanConsole(r io.Reader, w io.Writer, nonce string, onMarker func()) marker
 				}
 			} else if mk.exit >= 0 || mk.labErr != "" {
 				continue // after the marker: only the kernel powering off
+			}
+			if text == "" && !blank {
+				blank = true
+				continue
+			}
+			if blank {
+				text = "\n" + text
+				blank = false
 			}
 			_, _ = io.WriteString(w, text+"\n")
 		}

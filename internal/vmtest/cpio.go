@@ -71,6 +71,23 @@ func (c *cpioWriter) header(name string, mode uint32, size int) error {
 
 func pad4(n int) int { return (4 - n%4) % 4 }
 
+// unixPerm returns the permission bits of m as a Unix mode: rwx bits plus
+// setuid, setgid and sticky, given either as os.Mode* flags or as the raw
+// octal bits (0o1777).
+func unixPerm(m os.FileMode) uint32 {
+	p := uint32(m & 0o7777)
+	if m&os.ModeSetuid != 0 {
+		p |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		p |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		p |= 0o1000
+	}
+	return p
+}
+
 // parents emits the missing parent directories of name.
 func (c *cpioWriter) parents(name string) error {
 	dir := path.Dir(name)
@@ -114,7 +131,7 @@ func (c *cpioWriter) Dir(name string, perm os.FileMode) error {
 		return err
 	}
 	c.dirs[n] = true
-	return c.header(n, modeDir|uint32(perm.Perm()), 0)
+	return c.header(n, modeDir|unixPerm(perm), 0)
 }
 
 // Symlink adds a symbolic link name -> target.
@@ -143,7 +160,7 @@ func (c *cpioWriter) Reader(name string, perm os.FileMode, size int64, r io.Read
 	if err != nil {
 		return err
 	}
-	if err := c.header(n, modeFile|uint32(perm.Perm()), int(size)); err != nil {
+	if err := c.header(n, modeFile|unixPerm(perm), int(size)); err != nil {
 		return err
 	}
 	return c.data(r, size)

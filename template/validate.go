@@ -396,13 +396,13 @@ func (v *validator) actionTargets(path, name string, a Action, spec *fault.Actio
 			}
 			continue
 		}
-		if tgt.ResourceType != "" && tgt.ResourceType != spec.ResourceType {
+		if _, known := LookupResourceType(tgt.ResourceType); known && tgt.ResourceType != spec.ResourceType {
 			v.errorf(CodeTargetRef, kp, "target %q has resource type %s, but %s (action %q) acts on %s",
 				tname, tgt.ResourceType, spec.ID, name, spec.ResourceType)
 		}
 	}
 	if spec.TargetKey != "" {
-		if _, ok := a.Targets[spec.TargetKey]; !ok && !v.badType(tp) {
+		if len(a.Targets) == 0 && !v.badType(tp) {
 			v.errorf(CodeTargetKey, tp, "action %q (%s) needs a target under key %q", name, spec.ID, spec.TargetKey)
 		}
 	}
@@ -414,6 +414,9 @@ func (v *validator) actionParams(path, name string, a Action, spec *fault.Action
 	for _, k := range sortedKeys(a.Parameters) {
 		val := a.Parameters[k]
 		kp := joinPath(pp, k)
+		if v.badType(kp) {
+			continue // reported by Parse; the spec must not call it missing
+		}
 		if utf8.RuneCountInString(k) > MaxNameLen {
 			v.errorf(CodeLength, kp, "parameter name is %d characters long; the maximum is %d", utf8.RuneCountInString(k), MaxNameLen)
 		}
@@ -432,6 +435,9 @@ func (v *validator) actionParams(path, name string, a Action, spec *fault.Action
 	for _, pe := range paramErrors(err) {
 		failed[pe.Param] = true
 		kp := joinPath(pp, pe.Param)
+		if v.badType(kp) {
+			continue
+		}
 		if ph := placeholderRE.FindString(pe.Value); ph != "" {
 			v.errorf(CodePlaceholder, kp, "parameter %q value %q contains the unfilled placeholder %s", pe.Param, pe.Value, ph)
 			continue

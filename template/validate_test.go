@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-		"strings"
+	"strings"
 	"testing"
 
 	"github.com/faultkit/faultkit/fault"

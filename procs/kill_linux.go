@@ -42,7 +42,9 @@ func Find(name string, opts ...Option) ([]Process, error) {
 
 // Kill sends sig to every process of the caller's pid namespace that
 // matches name (by default as killall matches: see MatchName), never to the
-// caller itself and not to PID 1 unless AllowPID1 is given. It is the Go
+// caller itself and not to PID 1 unless AllowPID1 is given. Unlike killall,
+// it does not count zombies (processes that have exited but were not yet
+// reaped by their parent) as signalled: they are listed in Result.Skipped. It is the Go
 // form of aws:ecs:task-kill-process, whose FIS document runs
 // "killall -<signal> <name>".
 //
@@ -96,6 +98,9 @@ func Kill(ctx context.Context, name string, sig syscall.Signal, opts ...Option) 
 			continue
 		case c.pid == 1 && !cfg.allowPID1:
 			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipPID1})
+			continue
+		case exitedState(c.st.state):
+			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipZombie})
 			continue
 		}
 		fd, skip, err := s.signal(c)
@@ -194,6 +199,9 @@ func (s *sender) signal(c *candidate) (fd int, skip string, err error) {
 	case st.start != c.st.start:
 		closeFD(fd)
 		return -1, "", goneError{reused: true}
+	case exitedState(st.state):
+		closeFD(fd)
+		return -1, "", goneError{}
 	case st.comm != c.st.comm:
 		closeFD(fd)
 		return -1, SkipChanged, nil
@@ -305,5 +313,9 @@ func fdAt(fds []int, k int) int {
 // exited reports, from /proc, whether a signalled process has exited.
 func (s *sender) exited(p *Signalled) bool {
 	st, err := s.fs.stat(p.PID)
-	return err != nil || st.start != p.StartTime || st.state == 'Z' || st.state == 'X'
+	return err != nil || st.start != p.StartTime || exitedState(st.state)
 }
+
+// exitedState reports a /proc state of a process that has exited: zombie
+// (Z) or dead (X).
+func exitedState(s byte) bool { return s == 'Z' || s == 'X' }

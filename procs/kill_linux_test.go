@@ -441,3 +441,27 @@ func TestKillFaultWithRun(t *testing.T) {
 		t.Errorf("killed by %v", sig)
 	}
 }
+
+// A zombie (exited, not yet reaped) is reported as skipped, not as
+// signalled; with nothing else matching, Kill says no process was found.
+func TestKillSkipsZombies(t *testing.T) {
+	sleep := sleepBinary(t)
+	name := token(t) + "-zmb"
+	p := start(t, nil, exeCopy(t, exeDir(t), sleep, name), "300")
+	if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for p.alive() {
+		time.Sleep(time.Millisecond)
+	}
+	res, err := Kill(t.Context(), name, syscall.SIGTERM)
+	if !errors.Is(err, fault.ErrNotFound) || !strings.Contains(err.Error(), "zombie") {
+		t.Errorf("Kill = %v, want not found mentioning the zombie", err)
+	}
+	if res == nil || len(res.Skipped) != 1 || res.Skipped[0].PID != p.pid || res.Skipped[0].Reason != SkipZombie {
+		t.Errorf("result %+v, want pid %d skipped as zombie", res, p.pid)
+	}
+	if found, err := Find(name); err != nil || len(found) != 1 || found[0].State != "Z" {
+		t.Errorf("Find = %+v, %v; want the zombie listed", found, err)
+	}
+}

@@ -38,6 +38,7 @@ const (
 	SkipSelf    = "self"                   // the calling process
 	SkipPID1    = "pid 1 of the namespace" // init; see AllowPID1
 	SkipChanged = "no longer matches"      // it exec'd another program between matching and signalling
+	SkipZombie  = "zombie"                 // it has exited; only its parent's wait is missing
 )
 
 // Signalled is a process that was sent the signal.
@@ -68,7 +69,7 @@ type Failure struct {
 type Skip struct {
 	PID    int    `json:"pid"`
 	Name   string `json:"name"`
-	Reason string `json:"reason"` // SkipSelf, SkipPID1 or SkipChanged
+	Reason string `json:"reason"` // SkipSelf, SkipPID1, SkipZombie or SkipChanged
 }
 
 // Result reports what Kill did.

@@ -166,6 +166,7 @@ func TestProbeCanFail(t *testing.T) {
 		"no listener v6": netip.AddrPortFrom(p.B6[1], 9),
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			st, err := p.ProbeUDP(ctx, dst, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -259,5 +260,148 @@ func TestExec(t *testing.T) {
 	}
 	if len(names) != 2 || names[0] != "lo" || names[1] != p.AIf {
 		t.Errorf("links seen by a command in A: %v, want [lo %s]", names, p.AIf)
+	}
+}
+
+// TestProbeLateAndOutOfOrder runs the prober against a misbehaving echo
+// server in B: probes 0, 4, 8, 12 and 16 are answered after twice the
+// timeout (late, so lost), every 5th other probe is answered twice, and
+// replies to probes 1 mod 4 are held back until the next probe was
+// answered (out of order).
+func TestProbeLateAndOutOfOrder(t *testing.T) {
+	p := NewPair(t)
+	srv, err := p.B.ListenUDP(netip.AddrPortFrom(p.B4[0], 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sending takes 400 ms and the prober waits until 540 ms; late replies
+	// come 300 ms after their probe, so the last one (16, sent at 160 ms)
+	// arrives at 460 ms, inside the window, where it must be counted late.
+	const (
+		count    = 40
+		interval = 10 * time.Millisecond
+		timeout  = 150 * time.Millisecond
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1500)
+		var held []byte
+		var heldTo netip.AddrPort
+		for {
+			m, from, err := srv.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			msg := append([]byte(nil), buf[:m]...)
+			seq := int(msg[15]) // count < 256: the low byte is the sequence number
+			delayed := seq%4 == 0 && seq < 20
+			switch {
+			case delayed:
+				time.AfterFunc(2*timeout, func() { srv.WriteToUDPAddrPort(msg, from) })
+			case seq%4 == 1:
+				held, heldTo = msg, from
+			default:
+				srv.WriteToUDPAddrPort(msg, from)
+				if held != nil {
+					srv.WriteToUDPAddrPort(held, heldTo)
+					held = nil
+				}
+			}
+			if seq%5 == 0 && !delayed {
+				srv.WriteToUDPAddrPort(msg, from)
+			}
+		}
+	}()
+	defer func() { srv.Close(); <-done }()
+
+	st, err := p.ProbeUDP(context.Background(), srv.LocalAddr().(*net.UDPAddr).AddrPort(),
+		ProbeConfig{Count: count, Interval: interval, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(st)
+	if st.Sent != 40 || st.Received != 35 || st.Late != 5 || st.Lost != 5 || st.LossRatio != 0.125 {
+		t.Errorf("want 35 received, 5 late and lost; got %v", st)
+	}
+	if st.Duplicates != 7 { // 5, 10, 15, 20, 25, 30, 35
+		t.Errorf("want 7 duplicates, got %d", st.Duplicates)
+	}
+	if len(st.RTTs) != 35 || st.Max >= timeout {
+		t.Errorf("RTTs must cover in-time replies only: %v", st)
+	}
+}
+
+// TestProbeContextCancel: ending ctx stops the probe early with an error
+// and the stats of what was sent.
+func TestProbeContextCancel(t *testing.T) {
+	p := NewPair(t)
+	dst := p.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 0))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	st, err := p.ProbeUDP(ctx, dst, ProbeConfig{Count: 1000, Interval: 10 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("cancelled probe returned after %v", el)
+	}
+	if st.Sent == 0 || st.Sent >= 1000 || st.Received > st.Sent {
+		t.Errorf("stats after cancel: %v", st)
+	}
+}
+
+// TestParallelPairs creates and removes pairs concurrently: namespace names
+// do not collide and the shared /run/netns directory survives the races
+// between one test's cleanup and another's setup.
+func TestParallelPairs(t *testing.T) {
+	testenv.RequireRoot(t)
+	for i := range 6 {
+		t.Run(string(rune('a'+i)), func(t *testing.T) {
+			t.Parallel()
+			for range 3 {
+				t.Run("round", func(t *testing.T) {
+					p := NewPair(t)
+					dst := p.EchoUDP(t, netip.AddrPortFrom(p.B6[1], 0))
+					st, err := p.ProbeUDP(context.Background(), dst, ProbeConfig{Count: 20, Interval: time.Millisecond})
+					if err != nil || st.Received != 20 {
+						t.Errorf("probe %s: %v, %v", dst, st, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestSysctl: net sysctls are per namespace; setting one in A changes
+// neither the host nor B.
+func TestSysctl(t *testing.T) {
+	p := NewPair(t)
+	host, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.A.Sysctl("net.ipv6.conf." + p.AIf + ".accept_dad"); err != nil || got != "0" {
+		t.Errorf("accept_dad on %s = %q, %v; NewPair should have set 0", p.AIf, got, err)
+	}
+	want := "1"
+	if strings.TrimSpace(string(host)) == "1" {
+		want = "0"
+	}
+	if err := p.A.SetSysctl("net.ipv4.ip_forward", want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.A.Sysctl("net/ipv4/ip_forward"); err != nil || got != want {
+		t.Errorf("A ip_forward = %q, %v; want %s", got, err, want)
+	}
+	if got, err := p.B.Sysctl("net.ipv4.ip_forward"); err != nil || got == want {
+		t.Errorf("B ip_forward = %q, %v; A's write leaked", got, err)
+	}
+	if now, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); string(now) != string(host) {
+		t.Errorf("host ip_forward changed from %q to %q", host, now)
+	}
+	if _, err := p.A.Sysctl("net.ipv4.no_such_key"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing key: err = %v, want ErrNotExist", err)
 	}
 }

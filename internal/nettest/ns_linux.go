@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,14 +36,19 @@ type NS struct {
 }
 
 // NewNS creates a fresh network namespace with lo up and bind-mounts it at
-// /run/netns/fk-<random>. t.Cleanup unmounts and removes it. NewNS skips
-// the test without root or without network namespace support (failing it
-// instead when FAULTKIT_REQUIRE names "root" or "netns"), and fails it on
-// any other error.
+// /run/netns/fk-<random>. t.Cleanup unmounts and removes it. When the
+// namespace cannot be created (not root, no CONFIG_NET_NS), NewNS skips
+// the test, or fails it when FAULTKIT_REQUIRE names "netns" (or "root",
+// if the cause is a missing root). Any later error fails the test.
 func NewNS(tb testing.TB) *NS {
 	tb.Helper()
-	testenv.RequireRoot(tb)
 	f, err := testenv.UnshareNetNS()
+	if err != nil && os.Geteuid() != 0 {
+		err = fmt.Errorf("needs root (uid %d): %w", os.Geteuid(), err)
+		if testenv.Required(testenv.Root) {
+			testenv.Require(tb, testenv.Root, err)
+		}
+	}
 	testenv.Require(tb, testenv.NetNS, err)
 	defer f.Close()
 	n, err := mountNS(f)
@@ -187,4 +193,41 @@ func (n *NS) Exec(ctx context.Context, name string, args ...string) (string, err
 		return string(out), fmt.Errorf("%s: %s %v: %w", n.name, name, args, err)
 	}
 	return string(out), nil
+}
+
+// sysctlPath maps "net.ipv6.conf.veth0.accept_dad" (or the slash form
+// "net/ipv6/conf/veth0/accept_dad", needed when an interface name holds a
+// dot) to its file under /proc/sys.
+func sysctlPath(key string) string {
+	if !strings.Contains(key, "/") {
+		key = strings.ReplaceAll(key, ".", "/")
+	}
+	return filepath.Join("/proc/sys", filepath.Clean("/"+key))
+}
+
+// Sysctl reads a sysctl inside the namespace, e.g.
+// n.Sysctl("net.ipv4.ip_forward"). Keys under net/ are per namespace;
+// others are the host's.
+func (n *NS) Sysctl(key string) (string, error) {
+	var b []byte
+	err := n.Do(func() error {
+		var err error
+		b, err = os.ReadFile(sysctlPath(key))
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: sysctl %s: %w", n.name, key, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// SetSysctl writes a sysctl inside the namespace.
+func (n *NS) SetSysctl(key, value string) error {
+	err := n.Do(func() error {
+		return os.WriteFile(sysctlPath(key), []byte(value), 0)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: sysctl %s=%s: %w", n.name, key, value, err)
+	}
+	return nil
 }

@@ -126,6 +126,17 @@ func (p *Pair) setup() error {
 	if err := ha.LinkAdd(veth); err != nil {
 		return fmt.Errorf("add veth %s (peer %s in %s): %w", p.AIf, p.BIf, p.B, err)
 	}
+	// No duplicate address detection on either end, for the link-local
+	// address too: while an address is tentative the kernel does not use it
+	// as a source, and neighbour solicitations wait for DAD (about 1 s).
+	for _, c := range []struct {
+		ns   *NS
+		link string
+	}{{p.A, p.AIf}, {p.B, p.BIf}} {
+		if err := c.ns.SetSysctl("net/ipv6/conf/"+c.link+"/accept_dad", "0"); err != nil {
+			return err
+		}
+	}
 	if err := configure(ha, p.AIf, []netip.Prefix{
 		netip.PrefixFrom(p.A4, p.Prefix4.Bits()), netip.PrefixFrom(p.A6, p.Prefix6.Bits()),
 	}); err != nil {
@@ -144,9 +155,10 @@ func (p *Pair) setup() error {
 	}
 	// A link set up is not yet usable: the kernel's linkwatch attaches the
 	// real qdisc and marks the carrier up asynchronously, up to a second
-	// later. Packets sent before are dropped, and the first ARP/ND probe
-	// is then retried only after 1 s, which a test would see as loss or
-	// latency it did not cause.
+	// later, and IPv6 addresses stay tentative a little longer. Packets
+	// sent before are dropped, or the first ARP/ND probe is, and that is
+	// retried only after 1 s: a test would see loss or latency it did not
+	// cause. So wait for operstate UP and usable IPv6 addresses.
 	deadline := time.Now().Add(linkUpTimeout)
 	for _, c := range []struct {
 		h    *netlink.Handle
@@ -157,6 +169,19 @@ func (p *Pair) setup() error {
 		}
 	}
 	return nil
+}
+
+// usable reports whether the IPv6 addresses include a link-local one and
+// none is tentative.
+func usable(addrs []netlink.Addr) bool {
+	ll := false
+	for _, a := range addrs {
+		if a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) != 0 {
+			return false
+		}
+		ll = ll || a.IP.IsLinkLocalUnicast()
+	}
+	return ll
 }
 
 // linkUpTimeout bounds the wait for a new veth to become operational;
@@ -170,10 +195,16 @@ func waitOperUp(h *netlink.Handle, name string, deadline time.Time) error {
 			return fmt.Errorf("link %s: %w", name, err)
 		}
 		if l.Attrs().OperState == netlink.OperUp {
-			return nil
+			addrs, err := h.AddrList(l, netlink.FAMILY_V6)
+			if err != nil {
+				return fmt.Errorf("link %s: list addresses: %w", name, err)
+			}
+			if usable(addrs) {
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("link %s not operational after %v (state %s)", name, linkUpTimeout, l.Attrs().OperState)
+			return fmt.Errorf("link %s not operational after %v (state %s, or IPv6 addresses tentative)", name, linkUpTimeout, l.Attrs().OperState)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

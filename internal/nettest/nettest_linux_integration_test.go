@@ -405,3 +405,51 @@ func TestSysctl(t *testing.T) {
 		t.Errorf("missing key: err = %v, want ErrNotExist", err)
 	}
 }
+
+// TestNeighbors: by default each side knows the other's addresses
+// permanently; WithDynamicNeighbors leaves them to ARP/ND, which still
+// works.
+func TestNeighbors(t *testing.T) {
+	for _, dynamic := range []bool{false, true} {
+		name := "static"
+		var opts []PairOption
+		if dynamic {
+			name = "dynamic"
+			opts = append(opts, WithDynamicNeighbors())
+		}
+		t.Run(name, func(t *testing.T) {
+			p := NewPair(t, opts...)
+			h, err := p.A.Netlink()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close()
+			l, err := h.LinkByName(p.AIf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			neighs, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_ALL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			permanent := map[netip.Addr]bool{}
+			for _, n := range neighs {
+				if a, ok := netip.AddrFromSlice(n.IP); ok && n.State == netlink.NUD_PERMANENT {
+					permanent[a.Unmap()] = true
+				}
+			}
+			for _, a := range append(append([]netip.Addr{}, p.B4...), p.B6...) {
+				if permanent[a] == dynamic {
+					t.Errorf("permanent neighbour entry for %s: %v, want %v", a, permanent[a], !dynamic)
+				}
+			}
+			for _, dst := range []netip.Addr{p.B4[1], p.B6[0]} {
+				ap := p.EchoUDP(t, netip.AddrPortFrom(dst, 0))
+				st, err := p.ProbeUDP(context.Background(), ap, ProbeConfig{Count: 50, Interval: 200 * time.Microsecond})
+				if err != nil || st.Lost != 0 {
+					t.Errorf("%s: %v, %v", ap, st, err)
+				}
+			}
+		})
+	}
+}

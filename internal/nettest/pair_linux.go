@@ -31,7 +31,15 @@ type PairOption func(*pairConfig)
 type pairConfig struct {
 	prefix4, prefix6 netip.Prefix
 	aIf, bIf         string
+	dynamicNeigh     bool
 }
+
+// WithDynamicNeighbors leaves address resolution to ARP and neighbour
+// discovery. By default NewPair installs permanent neighbour entries for
+// the pair's addresses on both sides, so the first probe is not queued
+// behind ARP/ND and a fault that drops or delays every packet on the link
+// cannot also fail the neighbour entry and add losses of its own.
+func WithDynamicNeighbors() PairOption { return func(c *pairConfig) { c.dynamicNeigh = true } }
 
 // WithIPv4 sets the IPv4 subnet; A gets its first host address, B the
 // second and third. The default is 10.99.0.0/24.
@@ -50,8 +58,11 @@ func WithLinkNames(a, b string) PairOption {
 
 // NewPair creates namespaces A and B (see NewNS) joined by a veth pair with
 // both ends up and addresses assigned: IPv4 and IPv6, the IPv6 ones with
-// IFA_F_NODAD so they work at once. Cleanup deletes the veth and both
-// namespaces. Like NewNS it skips without root or netns support.
+// IFA_F_NODAD (and DAD off on both links) so they work at once, and
+// permanent neighbour entries for each other's addresses (see
+// WithDynamicNeighbors). It returns once both links are operational.
+// Cleanup deletes the veth and both namespaces. Like NewNS it skips
+// without root or netns support.
 func NewPair(tb testing.TB, opts ...PairOption) *Pair {
 	tb.Helper()
 	cfg := pairConfig{
@@ -75,7 +86,7 @@ func NewPair(tb testing.TB, opts ...PairOption) *Pair {
 	if p.A6, p.B6, err = hosts(cfg.prefix6); err != nil {
 		tb.Fatalf("nettest: %v", err)
 	}
-	if err := p.setup(); err != nil {
+	if err := p.setup(cfg.dynamicNeigh); err != nil {
 		tb.Fatalf("nettest: pair %s/%s: %v", a, b, err)
 	}
 	// Registered after the namespaces' cleanups, so it runs before them.
@@ -99,7 +110,7 @@ func hosts(prefix netip.Prefix) (netip.Addr, []netip.Addr, error) {
 	return a, []netip.Addr{b1, b2}, nil
 }
 
-func (p *Pair) setup() error {
+func (p *Pair) setup(dynamicNeigh bool) error {
 	ha, err := p.A.Netlink()
 	if err != nil {
 		return err
@@ -152,6 +163,15 @@ func (p *Pair) setup() error {
 	}
 	if err := configure(hb, p.BIf, bAddrs); err != nil {
 		return fmt.Errorf("%s: %w", p.B, err)
+	}
+	if !dynamicNeigh {
+		aAddrs := []netip.Addr{p.A4, p.A6}
+		if err := staticNeighbors(ha, p.AIf, hb, p.BIf, append(append([]netip.Addr{}, p.B4...), p.B6...)); err != nil {
+			return fmt.Errorf("%s: %w", p.A, err)
+		}
+		if err := staticNeighbors(hb, p.BIf, ha, p.AIf, aAddrs); err != nil {
+			return fmt.Errorf("%s: %w", p.B, err)
+		}
 	}
 	// A link set up is not yet usable: the kernel's linkwatch attaches the
 	// real qdisc and marks the carrier up asynchronously, up to a second
@@ -208,6 +228,36 @@ func waitOperUp(h *netlink.Handle, name string, deadline time.Time) error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// staticNeighbors adds permanent neighbour entries on link (handle h) for
+// the peer's addrs, pointing at the peer link's MAC address.
+func staticNeighbors(h *netlink.Handle, link string, peerH *netlink.Handle, peerLink string, addrs []netip.Addr) error {
+	l, err := h.LinkByName(link)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", link, err)
+	}
+	peer, err := peerH.LinkByName(peerLink)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", peerLink, err)
+	}
+	for _, a := range addrs {
+		family := netlink.FAMILY_V4
+		if a.Is6() {
+			family = netlink.FAMILY_V6
+		}
+		n := &netlink.Neigh{
+			LinkIndex:    l.Attrs().Index,
+			Family:       family,
+			State:        netlink.NUD_PERMANENT,
+			IP:           a.AsSlice(),
+			HardwareAddr: peer.Attrs().HardwareAddr,
+		}
+		if err := h.NeighSet(n); err != nil {
+			return fmt.Errorf("neighbour %s lladdr %s on %s: %w", a, peer.Attrs().HardwareAddr, link, err)
+		}
+	}
+	return nil
 }
 
 // configure assigns addrs to the link and sets it up.

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultkit/faultkit/fault"
 )
 
 // helperEnv selects a helper mode when the test binary is re-executed.
@@ -52,7 +54,7 @@ func (r *helperReport) setErr(err error) {
 	if err != nil {
 		r.Err = err.Error()
 		r.NotFound = errors.As(err, new(*NotFoundError))
-		r.Perm = errors.Is(err, syscall.EPERM)
+		r.Perm = errors.Is(err, fault.ErrPermission) && errors.Is(err, syscall.EPERM)
 	}
 }
 

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package ssmreg
+
+import "syscall"
+
+func agentSysProcAttr() *syscall.SysProcAttr { return nil }

@@ -167,24 +167,24 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	abs, err := filepath.Abs(c.CacheDir)
 	if err != nil {
-		return c, fmt.Errorf("vmtest: cache dir %q: %w", c.CacheDir, err)
+		return c, fmt.Errorf("config: cache dir %q: %w", c.CacheDir, err)
 	}
 	c.CacheDir = abs
 	if c.KernelPackage == "" {
 		c.KernelPackage = DefaultKernelPackage
 	}
 	if !regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]+$`).MatchString(c.KernelPackage) {
-		return c, fmt.Errorf("vmtest: kernel package %q is not a Debian package name", c.KernelPackage)
+		return c, fmt.Errorf("config: kernel package %q is not a Debian package name", c.KernelPackage)
 	}
 	if c.KernelSHA256 != "" && !regexp.MustCompile(`^[0-9a-fA-F]{64}$`).MatchString(c.KernelSHA256) {
-		return c, fmt.Errorf("vmtest: kernel sha256 %q is not 64 hex digits", c.KernelSHA256)
+		return c, fmt.Errorf("config: kernel sha256 %q is not 64 hex digits", c.KernelSHA256)
 	}
 	switch c.Accel {
 	case "":
 		c.Accel = "auto"
 	case "auto", "kvm", "tcg":
 	default:
-		return c, fmt.Errorf("vmtest: accel %q: want auto, kvm or tcg", c.Accel)
+		return c, fmt.Errorf("config: accel %q: want auto, kvm or tcg", c.Accel)
 	}
 	switch c.Machine {
 	case "":
@@ -192,19 +192,19 @@ func (c Config) withDefaults() (Config, error) {
 	case "q35", "pc":
 	default:
 		// microvm hangs under TCG (no HPET/PM timer to calibrate the TSC).
-		return c, fmt.Errorf("vmtest: machine %q: want q35 or pc", c.Machine)
+		return c, fmt.Errorf("config: machine %q: want q35 or pc", c.Machine)
 	}
 	if c.MemoryMiB == 0 {
 		c.MemoryMiB = DefaultMemoryMiB
 	}
 	if c.MemoryMiB < 256 || c.MemoryMiB > 65536 {
-		return c, fmt.Errorf("vmtest: memory %d MiB: want 256..65536", c.MemoryMiB)
+		return c, fmt.Errorf("config: memory %d MiB: want 256..65536", c.MemoryMiB)
 	}
 	if c.CPUs == 0 {
 		c.CPUs = DefaultCPUs
 	}
 	if c.CPUs < 1 || c.CPUs > 64 {
-		return c, fmt.Errorf("vmtest: cpus %d: want 1..64", c.CPUs)
+		return c, fmt.Errorf("config: cpus %d: want 1..64", c.CPUs)
 	}
 	if c.QEMU == "" {
 		c.QEMU = "qemu-system-x86_64"
@@ -214,12 +214,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, m := range append(append([]string(nil), c.Preload...), c.ExtraModules...) {
 		if !moduleName.MatchString(m) {
-			return c, fmt.Errorf("vmtest: module name %q is invalid", m)
+			return c, fmt.Errorf("config: module name %q is invalid", m)
 		}
 	}
 	for _, a := range c.KernelArgs {
 		if a == "" || strings.ContainsAny(a, " \t\n") {
-			return c, fmt.Errorf("vmtest: kernel argument %q must be one non-empty word", a)
+			return c, fmt.Errorf("config: kernel argument %q must be one non-empty word", a)
 		}
 	}
 	if c.Log == nil {

@@ -241,7 +241,10 @@ func (l *Lab) qemuArgs(accel, initrd, nonce, share string, shell bool) ([]string
 		"-serial", serial, "-kernel", l.Kernel, "-initrd", initrd,
 	}
 	cmdline := []string{
-		"console=ttyS0", "panic=-1", "vmtest.nonce=" + nonce,
+		// panic=-1 with reboot=t: a panic resets the VM at once (triple
+		// fault, no ACPI/keyboard-controller retries) and -no-reboot turns
+		// the reset into QEMU's exit.
+		"console=ttyS0", "panic=-1", "reboot=t", "vmtest.nonce=" + nonce,
 		"cryptomgr.notests=1", "audit=0", // boot-time savers under TCG
 		"i8042.noaux", "i8042.nomux", "i8042.nopnp", "i8042.dumbkbd", // no PS/2 probing
 	}

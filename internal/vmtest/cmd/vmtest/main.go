@@ -69,6 +69,7 @@ type options struct {
 	keep       string
 	preload    string
 	verbose    bool
+	stderr     io.Writer
 }
 
 func newFlagSet(mode string, o *options, stderr io.Writer) *flag.FlagSet {
@@ -138,7 +139,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return vmtest.ExitLabFailure
 	}
-	var o options
+	o := options{stderr: stderr}
 	fs := newFlagSet(mode, &o, stderr)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -187,7 +188,7 @@ func prepare(ctx context.Context, o options, stdout io.Writer) int {
 	start := time.Now()
 	lab, err := vmtest.Prepare(ctx, o.cfg)
 	if err != nil {
-		o.cfg.Log.Error(err.Error())
+		fmt.Fprintln(o.stderr, err)
 		return vmtest.ExitLabFailure
 	}
 	fmt.Fprintf(stdout, "kernel  %s (%s)\ninitrd  %s\nready in %s\n", lab.Kernel, lab.Release, lab.Base, time.Since(start).Round(time.Millisecond))
@@ -226,7 +227,7 @@ func runBinary(ctx context.Context, o options, args []string, stdout, stderr io.
 	}
 	lab, err := vmtest.Prepare(ctx, o.cfg)
 	if err != nil {
-		o.cfg.Log.Error(err.Error())
+		fmt.Fprintln(o.stderr, err)
 		return vmtest.ExitLabFailure
 	}
 	res, err := lab.Run(ctx, vmtest.RunOptions{
@@ -235,7 +236,7 @@ func runBinary(ctx context.Context, o options, args []string, stdout, stderr io.
 	})
 	code := vmtest.ExitStatus(res, err)
 	if err != nil {
-		o.cfg.Log.Error(err.Error(), "exit", code)
+		fmt.Fprintf(stderr, "%v (exit %d)\n", err, code)
 	} else {
 		o.cfg.Log.Debug("guest finished", "exit", code, "elapsed", res.Elapsed.Round(time.Millisecond), "accel", res.Accel)
 	}
@@ -250,7 +251,7 @@ func shell(ctx context.Context, o options, args []string, stderr io.Writer) int 
 	}
 	lab, err := vmtest.Prepare(ctx, o.cfg)
 	if err != nil {
-		o.cfg.Log.Error(err.Error())
+		fmt.Fprintln(o.stderr, err)
 		return vmtest.ExitLabFailure
 	}
 	opts := vmtest.RunOptions{Env: env, Share: o.share, Timeout: 24 * time.Hour}
@@ -380,7 +381,7 @@ func testPackages(ctx context.Context, o options, args []string, stdout, stderr 
 	}
 	lab, err := vmtest.Prepare(ctx, o.cfg)
 	if err != nil {
-		o.cfg.Log.Error(err.Error())
+		fmt.Fprintln(o.stderr, err)
 		return vmtest.ExitLabFailure
 	}
 	for _, b := range todo {

@@ -298,7 +298,7 @@ func checkCatalogParams(id string, params []catParam, p fault.Params) error {
 // durationOf returns the run time an action's parameters give it: the
 // value of its duration parameter, or 0.
 func durationOf(spec *fault.ActionSpec, p fault.Params) time.Duration {
-	if spec.DurationParam == "" {
+	if spec == nil || spec.DurationParam == "" {
 		return 0
 	}
 	return p.Duration(spec.DurationParam)

@@ -70,7 +70,7 @@ func Parse(data []byte, opts ...Option) (*Template, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	src := &source{file: o.file, data: data, pos: make(map[string]int)}
+	src := &source{file: o.file, data: data, pos: make(map[string]int), keys: make(map[string]int)}
 	root, err := parseTree(data, src)
 	if err != nil {
 		return nil, Problems{src.syntaxProblem(err)}
@@ -108,9 +108,22 @@ func Check(data []byte, opts ...Option) (*Template, Problems) {
 type source struct {
 	file          string
 	data          []byte
-	pos           map[string]int  // JSON path -> byte offset
+	pos           map[string]int  // JSON path -> byte offset of the value (of the key for objects and arrays)
+	keys          map[string]int  // JSON path -> byte offset of its key in the parent object
 	bad           map[string]bool // paths whose value had the wrong type
 	parseProblems Problems
+}
+
+// keyPosition returns the line and column of the key that names path,
+// falling back to position.
+func (s *source) keyPosition(path string) (line, col int) {
+	if s == nil {
+		return 0, 0
+	}
+	if off, ok := s.keys[path]; ok {
+		return s.lineCol(off)
+	}
+	return s.position(path)
 }
 
 // position returns the line and column of path, or of its nearest
@@ -342,7 +355,11 @@ type conv struct {
 
 func (c *conv) add(sev Severity, code, path, msg string) {
 	p := Problem{Severity: sev, Code: code, Path: path, File: c.src.file, Message: msg}
-	p.Line, p.Col = c.src.position(path)
+	if code == CodeUnknownField {
+		p.Line, p.Col = c.src.keyPosition(path)
+	} else {
+		p.Line, p.Col = c.src.position(path)
+	}
 	c.probs = append(c.probs, p)
 }
 
@@ -409,6 +426,7 @@ func (c *conv) object(n *jnode, path string, fields []string, fn func(key string
 // record remembers where a member is: its key for objects and arrays (the
 // line that names them), its value for scalars.
 func (c *conv) record(path string, m jmember) {
+	c.src.keys[path] = m.keyOff
 	if m.val.kind == kindObject || m.val.kind == kindArray {
 		c.src.pos[path] = m.keyOff
 	} else {

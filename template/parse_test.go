@@ -35,8 +35,8 @@ func TestProblemPositions(t *testing.T) {
 	want := []string{
 		// The value "150" starts on line 13, column 20.
 		`exp.json:13:20: error: actions.cpu.parameters.percent: parameter "percent" value "150": out of range 0-100`,
-		// Unknown fields point at their value.
-		`exp.json:16:26: error: actions.cpu.startAfterDelay: Unknown parameter in actions.cpu: "startAfterDelay", must be one of: actionId, description, parameters, targets, startAfter`,
+		// Unknown fields point at their key.
+		`exp.json:16:7: error: actions.cpu.startAfterDelay: Unknown parameter in actions.cpu: "startAfterDelay", must be one of: actionId, description, parameters, targets, startAfter`,
 	}
 	if len(ps) != len(want) {
 		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), ps)

@@ -102,7 +102,7 @@ func NewPlan(t *Template, opts PlanOptions) (*Plan, error) {
 		p.Actions = append(p.Actions, PlannedAction{
 			Name: name, ActionID: a.ActionID, Description: a.Description,
 			Params: params, Targets: maps.Clone(a.Targets), StartAfter: slices.Clone(a.StartAfter),
-			Duration: durationOf(v.specs[name], params), DurationParam: v.specs[name].DurationParam,
+			Duration: durationOf(v.specs[name], params), DurationParam: durationParamOf(v.specs[name]),
 			Start: s.start[name], End: s.end[name], Level: s.level[name],
 			Local: local(a.ActionID),
 		})
@@ -318,4 +318,11 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 		})
 	}
 	return json.Marshal(out)
+}
+
+func durationParamOf(spec *fault.ActionSpec) string {
+	if spec == nil {
+		return ""
+	}
+	return spec.DurationParam
 }

@@ -86,10 +86,25 @@ func (v *validator) run() {
 }
 
 func (v *validator) add(sev Severity, code, path, msg string) {
+	v.addAt(sev, code, path, msg, false)
+}
+
+// addAt records a problem; atKey locates it at the key that names path
+// rather than at its value (for problems with the name, not the value).
+func (v *validator) addAt(sev Severity, code, path, msg string, atKey bool) {
 	p := Problem{Severity: sev, Code: code, Path: path, Message: msg}
+	if code == CodePlaceholder && slices.ContainsFunc(v.probs, func(q Problem) bool {
+		return q.Code == CodeUnresolved && q.Path == path
+	}) {
+		return // the unresolved ${NAME} is already reported here
+	}
 	if v.src != nil {
 		p.File = v.src.file
-		p.Line, p.Col = v.src.position(path)
+		if atKey {
+			p.Line, p.Col = v.src.keyPosition(path)
+		} else {
+			p.Line, p.Col = v.src.position(path)
+		}
 	}
 	v.probs = append(v.probs, p)
 }
@@ -234,7 +249,8 @@ func (v *validator) targets() {
 func (v *validator) target(path, name string, t Target) {
 	rtOK := false
 	var rt ResourceType
-	if v.required(path, "resourceType", t.ResourceType != "") && t.ResourceType != "" {
+	if v.required(path, "resourceType", t.ResourceType != "") && !v.badType(joinPath(path, "resourceType")) &&
+		v.length(joinPath(path, "resourceType"), t.ResourceType, 1, 64) {
 		rt, rtOK = LookupResourceType(t.ResourceType)
 		if !rtOK {
 			v.errorf(CodeUnknownResource, joinPath(path, "resourceType"),
@@ -303,7 +319,7 @@ func (v *validator) target(path, name string, t Target) {
 				}
 				known = strings.Join(names, ", ")
 			}
-			v.errorf(CodeParameter, kp, "resource type %s has no target parameter %q (known: %s)", rt.ID, k, known)
+			v.addAt(SeverityError, CodeParameter, kp, fmt.Sprintf("resource type %s has no target parameter %q (known: %s)", rt.ID, k, known), true)
 			continue
 		}
 		switch {
@@ -357,7 +373,7 @@ func (v *validator) action(path, name string, a Action) {
 		}
 	}
 	idPath := joinPath(path, "actionId")
-	if !v.required(path, "actionId", a.ActionID != "") || a.ActionID == "" {
+	if !v.required(path, "actionId", a.ActionID != "") || v.badType(idPath) {
 		return
 	}
 	if !v.length(idPath, a.ActionID, 1, MaxActionIDLen) {
@@ -382,7 +398,7 @@ func (v *validator) actionTargets(path, name string, a Action, spec *fault.Actio
 	for _, key := range sortedKeys(a.Targets) {
 		kp := joinPath(tp, key)
 		if spec.TargetKey == "" || key != spec.TargetKey {
-			v.errorf(CodeTargetKey, kp, "Unexpected target %q found in action %q.", key, name)
+			v.addAt(SeverityError, CodeTargetKey, kp, fmt.Sprintf("Unexpected target %q found in action %q.", key, name), true)
 			continue
 		}
 		tname := a.Targets[key]
@@ -443,7 +459,8 @@ func (v *validator) actionParams(path, name string, a Action, spec *fault.Action
 			continue
 		}
 		msg := (&fault.ParamError{Param: pe.Param, Value: pe.Value, Reason: pe.Reason}).Error()
-		v.errorf(CodeParameter, kp, "%s", msg)
+		_, known := spec.Param(pe.Param)
+		v.addAt(SeverityError, CodeParameter, kp, msg, !known)
 	}
 	if err != nil && len(failed) == 0 {
 		v.errorf(CodeParameter, pp, "%v", err)

@@ -29,6 +29,19 @@ func (s Severity) String() string {
 // MarshalText renders the severity as "error" or "warning".
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads "error" or "warning".
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	default:
+		return fmt.Errorf("template: unknown severity %q", b)
+	}
+	return nil
+}
+
 // Problem codes. They are stable and meant for machines; Message is for
 // people and may change.
 const (

@@ -110,6 +110,11 @@ func TestCatalogSpecsResolve(t *testing.T) {
 	if _, err := spec.Resolve(map[string]string{"duration": "PT10M", "writeIOPercentage": "0.01"}); err == nil {
 		t.Error("writeIOPercentage 0.01 accepted; the range is 0.1-100")
 	}
+	// Every broken rule is reported, not only the first.
+	_, err = spec.Resolve(map[string]string{"duration": "PT10M", "readIOPercentage": "0.01", "writeIOPercentage": "101"})
+	if n := len(paramErrors(err)); n != 2 {
+		t.Errorf("got %d parameter errors, want 2: %v", n, err)
+	}
 	if _, ok := LookupAction("aws:ecs:task-teleport"); ok {
 		t.Error("unknown action found")
 	}

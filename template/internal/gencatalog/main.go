@@ -1,5 +1,6 @@
-// Command gencatalog turns the facts of a FIS action reference (the JSON
-// kept outside this repository, see template/README) into
+// Command gencatalog turns the facts of FIS's action reference (compiled
+// from AWS's documentation as fis-actions.json, which is not part of this
+// repository) into
 // template/catalog.json: action IDs, resource types, target keys,
 // parameter names, types, required flags, defaults, ranges and enums. It
 // keeps facts only, no prose.

@@ -207,6 +207,7 @@ const (
 	kindNull
 )
 
+// String names the kind as JSON does.
 func (k jsonKind) String() string {
 	switch k {
 	case kindObject:

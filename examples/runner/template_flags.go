@@ -12,8 +12,10 @@ import (
 // varFlag collects repeated --var NAME=VALUE flags.
 type varFlag map[string]string
 
+// String renders the variables for flag's help output.
 func (v varFlag) String() string { return fmt.Sprint(map[string]string(v)) }
 
+// Set adds one NAME=VALUE.
 func (v varFlag) Set(s string) error {
 	name, value, ok := strings.Cut(s, "=")
 	if !ok || name == "" {

@@ -50,7 +50,7 @@ func aptDownload(ctx context.Context, dir, pkg string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	if _, err := run(ctx, tmp, "apt-get", "download", pkg); err != nil {
-		return "", err
+		return "", fmt.Errorf("%w (apt-get update may help; or give the .deb with -kernel-deb/-busybox-deb)", err)
 	}
 	m, _ := filepath.Glob(filepath.Join(tmp, pkg+"_*.deb"))
 	if len(m) != 1 {

@@ -36,6 +36,15 @@ func TestHelperProcess(t *testing.T) {
 	}
 	fmt.Printf("helper: args=%q lab=%s quoted=%q uid=%d\n", flag.Args(), os.Getenv(vmtest.InGuestEnv), os.Getenv("VMTEST_QUOTED"), os.Getuid())
 	switch {
+	case mode == "share":
+		// cwd is the shared directory: read the host's file, write one back
+		b, err := os.ReadFile("from-host.txt")
+		fmt.Printf("helper: read %q %v\n", b, err)
+		if err := os.WriteFile("from-guest.txt", []byte("written in the guest"), 0o644); err != nil {
+			fmt.Println("helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case mode == "sleep":
 		time.Sleep(time.Hour)
 	case strings.HasPrefix(mode, "exit:"):
@@ -145,4 +154,30 @@ func TestLabFailure(t *testing.T) {
 			t.Errorf("ExitStatus %d, want %d", got, vmtest.ExitLabFailure)
 		}
 	})
+}
+
+func TestLabShare(t *testing.T) {
+	l := lab(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/from-host.txt", []byte("testdata"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var console bytes.Buffer
+	res, err := l.Run(context.Background(), vmtest.RunOptions{
+		Binary:  self(t),
+		Args:    []string{"-test.run=^TestHelperProcess$"},
+		Env:     []string{helperEnv + "=share"},
+		Share:   dir,
+		Timeout: 2 * time.Minute,
+		Console: &console,
+	})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("Run = %+v, %v; console:\n%s", res, err, console.String())
+	}
+	if !strings.Contains(console.String(), `helper: read "testdata" <nil>`) {
+		t.Errorf("guest did not read the shared file; console:\n%s", console.String())
+	}
+	if b, err := os.ReadFile(dir + "/from-guest.txt"); err != nil || string(b) != "written in the guest" {
+		t.Errorf("file written by the guest: %q, %v", b, err)
+	}
 }

@@ -66,6 +66,14 @@ func prepare(ctx context.Context, cfg Config) (*Lab, error) {
 		return nil, err
 	}
 	defer unlock()
+	// Under the lock nobody else is building: whatever temporary
+	// directories exist were left by a killed run.
+	for _, pat := range []string{".unpack-*", ".stage-*", "debs/.apt-*", "debs/.dl-*", "base-*.cpio.tmp"} {
+		m, _ := filepath.Glob(filepath.Join(cfg.CacheDir, pat))
+		for _, p := range m {
+			_ = os.RemoveAll(p)
+		}
+	}
 	debs := filepath.Join(cfg.CacheDir, "debs")
 
 	kpkg := cfg.KernelPackage

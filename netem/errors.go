@@ -22,13 +22,6 @@ func joinParamErrors(name string, errs []error) error {
 	return errors.Join(errs...)
 }
 
-func opErr(op, name, object string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &fault.OpError{Op: op, Fault: name, Object: object, Err: err}
-}
-
 func conflict(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", fault.ErrConflict, fmt.Sprintf(format, args...))
 }

@@ -98,7 +98,7 @@ func newFlagSet(mode string, o *options, stderr io.Writer) *flag.FlagSet {
 	if mode == "prepare" {
 		return fs
 	}
-	fs.DurationVar(&o.timeout, "timeout", vmtest.DefaultTimeout, "kill the VM after this long (exit 124)")
+	fs.DurationVar(&o.timeout, "timeout", 0, "kill the VM after this long (exit 124); default: the test binary's -test.timeout plus 1m, or "+vmtest.DefaultTimeout.String())
 	fs.StringVar(&o.require, "require", vmtest.DefaultRequire, "FAULTKIT_REQUIRE inside the guest (the host's value is not passed)")
 	fs.Var(&o.env, "env", "NAME=value exported in the guest (repeatable)")
 	fs.Var(&o.pass, "pass", "host environment variable passed to the guest (repeatable)")
@@ -230,9 +230,10 @@ func runBinary(ctx context.Context, o options, args []string, stdout, stderr io.
 		fmt.Fprintln(o.stderr, err)
 		return vmtest.ExitLabFailure
 	}
+	testArgs := testFlags(args[1:])
 	res, err := lab.Run(ctx, vmtest.RunOptions{
-		Binary: args[0], Args: args[1:], Env: env, Share: o.share,
-		Timeout: o.timeout, Console: stdout,
+		Binary: args[0], Args: testArgs, Env: env, Share: o.share,
+		Timeout: vmTimeout(o.timeout, testArgs), Console: stdout,
 	})
 	code := vmtest.ExitStatus(res, err)
 	if err != nil {
@@ -323,6 +324,12 @@ func testPackages(ctx context.Context, o options, args []string, stdout, stderr 
 		fmt.Fprintln(stderr, "vmtest test: no packages given")
 		return vmtest.ExitLabFailure
 	}
+	testArgs = testFlags(testArgs)
+	if o.timeout > 0 && testTimeout(testArgs) == 0 && o.timeout > time.Minute {
+		// Let the test binary time out first, with goroutine dumps,
+		// instead of the VM being killed without a word.
+		testArgs = append([]string{"-test.timeout=" + (o.timeout - 30*time.Second).String()}, testArgs...)
+	}
 	env, err := guestEnv(o)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtest test:", err)
@@ -395,7 +402,7 @@ func testPackages(ctx context.Context, o options, args []string, stdout, stderr 
 		fmt.Fprintf(stdout, "=== vmtest %s (kernel %s)\n", b.importPath, lab.Release)
 		res, err := lab.Run(ctx, vmtest.RunOptions{
 			Binary: b.bin, Args: testArgs, Env: env, Share: share,
-			Timeout: o.timeout, Console: stdout,
+			Timeout: vmTimeout(o.timeout, testArgs), Console: stdout,
 		})
 		code := vmtest.ExitStatus(res, err)
 		status = worse(status, code)
@@ -410,4 +417,78 @@ func testPackages(ctx context.Context, o options, args []string, stdout, stderr 
 		}
 	}
 	return status
+}
+
+// testFlag reports whether name is one of go test's test-binary flags
+// that may be given without the "test." prefix, and whether it is boolean.
+func testFlag(name string) (known, boolean bool) {
+	switch name {
+	case "benchmem", "failfast", "fullpath", "short", "v":
+		return true, true
+	case "bench", "benchtime", "count", "cpu", "list", "parallel", "run", "shuffle", "skip", "timeout",
+		"cpuprofile", "memprofile", "blockprofile", "mutexprofile", "coverprofile", "trace", "outputdir":
+		return true, false
+	}
+	return false, false
+}
+
+// testFlags rewrites go test's short flag names (-v, -run X, -count=1) to
+// the test binary's (-test.v, -test.run X, -test.count=1). It stops at the
+// first argument that is not a flag, or after "--".
+func testFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			return append(out, args[i:]...)
+		}
+		name := strings.TrimLeft(a, "-")
+		base, _, hasValue := strings.Cut(name, "=")
+		base = strings.TrimPrefix(base, "test.")
+		known, boolean := testFlag(base)
+		if !known {
+			out = append(out, a)
+			continue
+		}
+		out = append(out, "-test."+strings.TrimPrefix(name, "test."))
+		if !hasValue && !boolean && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+	}
+	return out
+}
+
+
+// testTimeout returns the -test.timeout in args, or 0.
+func testTimeout(args []string) time.Duration {
+	for i, a := range args {
+		a = "-" + strings.TrimLeft(a, "-")
+		var v string
+		switch {
+		case strings.HasPrefix(a, "-test.timeout="):
+			v = strings.TrimPrefix(a, "-test.timeout=")
+		case a == "-test.timeout" && i+1 < len(args):
+			v = args[i+1]
+		default:
+			continue
+		}
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return 0
+}
+
+// vmTimeout is the VM's timeout: the -timeout flag if given, else the test
+// binary's own -test.timeout plus a minute for boot and power-off (go
+// test -exec passes -test.timeout=10m0s), else vmtest.DefaultTimeout.
+func vmTimeout(flagTimeout time.Duration, args []string) time.Duration {
+	if flagTimeout > 0 {
+		return flagTimeout
+	}
+	if d := testTimeout(args); d > 0 {
+		return d + time.Minute
+	}
+	return vmtest.DefaultTimeout
 }

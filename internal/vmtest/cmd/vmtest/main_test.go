@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultkit/faultkit/internal/vmtest"
 )
@@ -69,5 +70,35 @@ func TestGuestEnv(t *testing.T) {
 	want := "FAULTKIT_REQUIRE=netem,prio|VMTEST_PASSED=p v|A=b=c"
 	if got := strings.Join(env, "|"); got != want {
 		t.Errorf("guestEnv = %q, want %q", got, want)
+	}
+}
+
+func TestTestFlags(t *testing.T) {
+	got := testFlags([]string{"-v", "-run", "Latency", "-count=1", "--bench=.", "-test.short", "-custom", "x", "-v"})
+	want := "-test.v -test.run Latency -test.count=1 -test.bench=. -test.short -custom x -v"
+	if strings.Join(got, " ") != want {
+		t.Errorf("testFlags = %q\nwant        %q", strings.Join(got, " "), want)
+	}
+	if got := testFlags([]string{"--", "-v"}); strings.Join(got, " ") != "-- -v" {
+		t.Errorf("after --: %q", got)
+	}
+}
+
+func TestVMTimeout(t *testing.T) {
+	cases := []struct {
+		flag time.Duration
+		args []string
+		want time.Duration
+	}{
+		{0, nil, vmtest.DefaultTimeout},
+		{0, []string{"-test.paniconexit0", "-test.timeout=10m0s", "-test.v=true"}, 11 * time.Minute},
+		{0, []string{"-test.timeout", "30s"}, 90 * time.Second},
+		{0, []string{"-test.timeout=0"}, vmtest.DefaultTimeout},
+		{5 * time.Minute, []string{"-test.timeout=1h"}, 5 * time.Minute},
+	}
+	for _, c := range cases {
+		if got := vmTimeout(c.flag, c.args); got != c.want {
+			t.Errorf("vmTimeout(%v, %q) = %v, want %v", c.flag, c.args, got, c.want)
+		}
 	}
 }

@@ -459,7 +459,6 @@ func testFlags(args []string) []string {
 	return out
 }
 
-
 // testTimeout returns the -test.timeout in args, or 0.
 func testTimeout(args []string) time.Duration {
 	for i, a := range args {

@@ -8,6 +8,12 @@ var (
 	// ErrNoRoleName reports an empty Options.RoleName (the sidecar reads it
 	// from MANAGED_INSTANCE_ROLE_NAME).
 	ErrNoRoleName = errors.New("ssmreg: managed instance role name is empty")
+	// ErrInvalidRoleName reports a role name that is not an IAM role name
+	// (too long, or a path or ARN).
+	ErrInvalidRoleName = errors.New("ssmreg: invalid managed instance role name")
+	// ErrAWSConfig reports that the AWS SDK configuration could not be
+	// loaded.
+	ErrAWSConfig = errors.New("ssmreg: load AWS configuration")
 	// ErrInvalidOptions reports another unusable option value; the error
 	// names the field and value.
 	ErrInvalidOptions = errors.New("ssmreg: invalid options")

@@ -225,7 +225,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w (set %s)", ErrNoRoleName, EnvRoleName)
 	}
 	if len(o.RoleName) > 64 || strings.ContainsAny(o.RoleName, " \t\n/:") {
-		return o, fmt.Errorf("%w: RoleName %q: want an IAM role name of at most 64 characters, not a path or ARN", ErrInvalidOptions, o.RoleName)
+		return o, fmt.Errorf("%w: %q: want an IAM role name of at most 64 characters, not a path or ARN", ErrInvalidRoleName, o.RoleName)
 	}
 	if o.Restarts < 0 || o.RestartDelay < 0 || o.StopTimeout < 0 {
 		return o, fmt.Errorf("%w: negative Restarts (%d), RestartDelay (%s) or StopTimeout (%s)", ErrInvalidOptions, o.Restarts, o.RestartDelay, o.StopTimeout)
@@ -290,7 +290,7 @@ func newClient(ctx context.Context, o Options, region string) (SSMAPI, error) {
 	} else {
 		var err error
 		if cfg, err = config.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("ssmreg: load AWS configuration: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrAWSConfig, err)
 		}
 	}
 	fns := append([]func(*ssm.Options){func(so *ssm.Options) { so.Region = region }}, o.SSMOptions...)

@@ -167,7 +167,7 @@ func TestRegisterValidation(t *testing.T) {
 		inMsg  string
 	}{
 		{"no role", func(_ *ecsmeta.Task, o *ssmreg.Options) { o.RoleName = "" }, ssmreg.ErrNoRoleName, "MANAGED_INSTANCE_ROLE_NAME"},
-		{"role ARN", func(_ *ecsmeta.Task, o *ssmreg.Options) { o.RoleName = "arn:aws:iam::1:role/x" }, ssmreg.ErrInvalidOptions, "arn:aws:iam::1:role/x"},
+		{"role ARN", func(_ *ecsmeta.Task, o *ssmreg.Options) { o.RoleName = "arn:aws:iam::1:role/x" }, ssmreg.ErrInvalidRoleName, "arn:aws:iam::1:role/x"},
 		{"zone ID", func(tk *ecsmeta.Task, _ *ssmreg.Options) { tk.AvailabilityZone = "usw2-az4" }, ecsmeta.ErrInvalidAvailabilityZone, "usw2-az4"},
 		{"local zone", func(tk *ecsmeta.Task, _ *ssmreg.Options) { tk.AvailabilityZone = "us-west-2-lax-1a" }, ecsmeta.ErrInvalidAvailabilityZone, "us-west-2-lax-1a"},
 		{"short ARN", func(tk *ecsmeta.Task, _ *ssmreg.Options) {

@@ -153,9 +153,38 @@ func (c *nlConn) qdiscs(ifindex uint32) ([]gotc.Object, error) {
 	return out, nil
 }
 
+// filters dumps the filters under parent, decoding only u32 class ids and
+// mirred actions (go-tc's own decoder rejects the kernel's u32 TCA_U32_PCNT
+// struct on kernels with CONFIG_CLS_U32_PERF).
 func (c *nlConn) filters(ifindex, parent uint32) ([]gotc.Object, error) {
-	fs, err := c.tc.Filter().Get(&gotc.Msg{Ifindex: ifindex, Parent: parent})
-	return fs, permission(err)
+	req := make([]byte, sizeofTcMsg)
+	binary.NativeEndian.PutUint32(req[4:8], ifindex)
+	binary.NativeEndian.PutUint32(req[12:16], parent)
+	msgs, err := c.raw.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETTFILTER, Flags: netlink.Request | netlink.Dump},
+		Data:   req,
+	})
+	if err != nil {
+		return nil, permission(err)
+	}
+	var out []gotc.Object
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWTFILTER || len(m.Data) < sizeofTcMsg {
+			continue
+		}
+		o := gotc.Object{Msg: gotc.Msg{
+			Ifindex: binary.NativeEndian.Uint32(m.Data[4:8]),
+			Handle:  binary.NativeEndian.Uint32(m.Data[8:12]),
+			Parent:  binary.NativeEndian.Uint32(m.Data[12:16]),
+			Info:    binary.NativeEndian.Uint32(m.Data[16:20]),
+		}}
+		if o.Ifindex != ifindex {
+			continue
+		}
+		decodeFilter(m.Data[sizeofTcMsg:], &o)
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 func (c *nlConn) addQdisc(o *gotc.Object) error  { return permission(c.tc.Qdisc().Add(o)) }

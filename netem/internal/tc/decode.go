@@ -155,3 +155,93 @@ func netemKind(n *gotc.Netem) string {
 		(n.Rate != nil && n.Rate.Rate > 0)
 	return classify(lat > 0 || jit > 0, n.Qopt.Loss > 0, other)
 }
+
+// Filter attributes (pkt_cls.h, tc_act/tc_mirred.h).
+const (
+	tcaU32ClassID     = 1 // TCA_U32_CLASSID
+	tcaU32Act         = 7 // TCA_U32_ACT
+	tcaActKind        = 1 // TCA_ACT_KIND
+	tcaActOptions     = 2 // TCA_ACT_OPTIONS
+	tcaMirredParms    = 2 // TCA_MIRRED_PARMS
+	sizeofTcMirred    = 28
+	offTcMirredIfidx  = 24
+	offTcMirredEactn  = 20
+	offTcMirredAction = 8
+)
+
+// decodeFilter fills o.Kind and, for u32, the class id and mirred
+// actions. Everything else is skipped.
+func decodeFilter(b []byte, o *gotc.Object) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return
+	}
+	var opts []byte
+	for ad.Next() {
+		switch ad.Type() {
+		case tcaKind:
+			o.Kind = ad.String()
+		case tcaOptions:
+			opts = ad.Bytes()
+		}
+	}
+	if o.Kind != "u32" || opts == nil {
+		return
+	}
+	u := &gotc.U32{}
+	o.U32 = u
+	uad, err := netlink.NewAttributeDecoder(opts)
+	if err != nil {
+		return
+	}
+	for uad.Next() {
+		switch uad.Type() {
+		case tcaU32ClassID:
+			if v := uad.Bytes(); len(v) == 4 {
+				u.ClassID = ptr(binary.NativeEndian.Uint32(v))
+			}
+		case tcaU32Act:
+			acts := decodeActions(uad.Bytes())
+			u.Actions = &acts
+		}
+	}
+}
+
+func decodeActions(b []byte) []*gotc.Action {
+	var out []*gotc.Action
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return nil
+	}
+	for ad.Next() {
+		act := &gotc.Action{}
+		aad, err := netlink.NewAttributeDecoder(ad.Bytes())
+		if err != nil {
+			continue
+		}
+		var opts []byte
+		for aad.Next() {
+			switch aad.Type() {
+			case tcaActKind:
+				act.Kind = aad.String()
+			case tcaActOptions:
+				opts = aad.Bytes()
+			}
+		}
+		if act.Kind == "mirred" && opts != nil {
+			if mad, err := netlink.NewAttributeDecoder(opts); err == nil {
+				for mad.Next() {
+					if v := mad.Bytes(); mad.Type() == tcaMirredParms && len(v) >= sizeofTcMirred {
+						act.Mirred = &gotc.Mirred{Parms: &gotc.MirredParam{
+							Action:  binary.NativeEndian.Uint32(v[offTcMirredAction:]),
+							Eaction: binary.NativeEndian.Uint32(v[offTcMirredEactn:]),
+							IfIndex: binary.NativeEndian.Uint32(v[offTcMirredIfidx:]),
+						}}
+					}
+				}
+			}
+		}
+		out = append(out, act)
+	}
+	return out
+}

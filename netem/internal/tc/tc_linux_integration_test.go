@@ -1,0 +1,701 @@
+//go:build linux
+
+package tc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	gotc "github.com/florianl/go-tc"
+
+	"github.com/faultkit/faultkit/fault"
+	"github.com/faultkit/faultkit/internal/nettest"
+	"github.com/faultkit/faultkit/internal/testenv"
+)
+
+// These tests need a kernel with sch_netem, sch_prio, cls_u32, cls_flow,
+// sch_ingress, act_mirred and ifb. They skip elsewhere (this repository's
+// CI host lacks netem and prio) and run in the kernel lab:
+//
+//	go run ./internal/vmtest/cmd/vmtest test ./netem/internal/tc
+//
+// Timing margins are sized for qemu TCG, where the baseline RTT p50 is
+// about 0.5 ms but p99 reaches 20 ms.
+
+// tcgMargin is how much above the configured delay a median RTT may be.
+// The kernel lab's own figure is 15 ms on a quiet host; on this 2-vCPU host
+// shared with other qemu guests, medians of delay+18..24 ms were seen, so
+// the margin is 25 ms: still below delay/2 for the delays used (≥ 50 ms),
+// so a delay applied twice cannot pass.
+const tcgMargin = 25 * time.Millisecond
+
+// newPair gives a fresh A↔B namespace pair, or skips (fails when
+// FAULTKIT_REQUIRE names the missing feature) without tc support.
+func newPair(t *testing.T) *nettest.Pair {
+	t.Helper()
+	testenv.RequireRoot(t)
+	p := nettest.NewPair(t)
+	testenv.RequireUnsupported(t, Probe(p.A.NetNS()))
+	return p
+}
+
+func apply(t *testing.T, c Config) *Applied {
+	t.Helper()
+	a, err := Apply(context.Background(), nil, c)
+	if err != nil {
+		t.Fatalf("Apply(%+v): %v", c, err)
+	}
+	t.Cleanup(func() {
+		if err := a.Revert(context.Background()); err != nil {
+			t.Errorf("Revert: %v", err)
+		}
+	})
+	return a
+}
+
+func probe(t *testing.T, p *nettest.Pair, dst netip.AddrPort, cfg nettest.ProbeConfig) nettest.ProbeStats {
+	t.Helper()
+	st, err := p.ProbeUDP(context.Background(), dst, cfg)
+	if err != nil {
+		t.Fatalf("probe %s: %v", dst, err)
+	}
+	if st.Received == 0 {
+		t.Fatalf("probe %s: no replies (%s)", dst, st)
+	}
+	return st
+}
+
+// requireDelayed asserts the RTT distribution shows the delay d on the way
+// there (the reply path is not impaired).
+func requireDelayed(t *testing.T, what string, st nettest.ProbeStats, d time.Duration) {
+	t.Helper()
+	if st.Min < d || st.P50 > d+tcgMargin {
+		t.Errorf("%s: want min ≥ %v and p50 ≤ %v; got %s", what, d, d+tcgMargin, st)
+	}
+}
+
+func requireUndelayed(t *testing.T, what string, st nettest.ProbeStats, d time.Duration) {
+	t.Helper()
+	if st.P50 >= d/2 {
+		t.Errorf("%s: want p50 < %v (not impaired); got %s", what, d/2, st)
+	}
+}
+
+// assertClean checks that no faultkit object is left in the namespace.
+func assertClean(t *testing.T, ns fault.NetNS, link string) {
+	t.Helper()
+	act, err := Status(ns, link)
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	if len(act) != 0 {
+		t.Errorf("left behind: %+v", act)
+	}
+	cn, err := dialNetlink(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.close()
+	idx, _, err := cn.linkByName(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := cn.qdiscs(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if q.Handle>>16 >= MajorFirst && q.Handle>>16 <= MajorLast || q.Parent == gotc.HandleIngress {
+			t.Errorf("left behind on %s: %s", link, describe(&q, link))
+		}
+	}
+	if _, _, err := cn.linkByName(ifbName(idx)); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("ifb %s still there (err %v)", ifbName(idx), err)
+	}
+}
+
+func TestProbeLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	err := Probe(fault.NetNS{})
+	testenv.RequireUnsupported(t, err)
+}
+
+func TestDelay(t *testing.T) {
+	p := newPair(t)
+	dst := p.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 0))
+	for _, d := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond} {
+		t.Run(d.String(), func(t *testing.T) {
+			base := probe(t, p, dst, nettest.ProbeConfig{Count: 100})
+			a, err := Apply(context.Background(), nil, Config{NetNS: p.A.NetNS(), Link: p.AIf, Delay: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := probe(t, p, dst, nettest.ProbeConfig{Count: 100})
+			sent, dropped, err := a.Stats()
+			if err != nil {
+				t.Error(err)
+			}
+			if err := a.Revert(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			after := probe(t, p, dst, nettest.ProbeConfig{Count: 50})
+			requireDelayed(t, "delayed", st, d)
+			requireUndelayed(t, "after revert", after, d)
+			inc := st.P50 - base.P50
+			t.Logf("delay %v: baseline %s", d, base)
+			t.Logf("delay %v: impaired %s", d, st)
+			t.Logf("delay %v: median RTT increase %v (error %+v), netem sent %d dropped %d", d, inc, inc-d, sent, dropped)
+			if sent < uint64(st.Received) {
+				t.Errorf("netem counted %d packets, %d probes went through it", sent, st.Received)
+			}
+			assertClean(t, p.A.NetNS(), p.AIf)
+		})
+	}
+}
+
+func pct(st nettest.ProbeStats, p float64) time.Duration {
+	sorted := slices.Clone(st.RTTs)
+	slices.Sort(sorted)
+	return nettest.Percentile(sorted, p)
+}
+
+// TestJitter checks the spread of RTTs. Stalls of the emulated machine can
+// only make probes slower, never faster, so the assertions rest on the
+// fastest probes (which jitter must produce and nothing else can) and on
+// the 10th-90th percentile spread, not on the standard deviation.
+func TestJitter(t *testing.T) {
+	p := newPair(t)
+	dst := p.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 0))
+	const d, j = 50 * time.Millisecond, 10 * time.Millisecond
+	t.Run("uniform", func(t *testing.T) {
+		apply(t, Config{NetNS: p.A.NetNS(), Link: p.AIf, Delay: d, Jitter: j})
+		st := probe(t, p, dst, nettest.ProbeConfig{Count: 300, Interval: 2 * time.Millisecond})
+		p10, p90 := pct(st, .10), pct(st, .90)
+		t.Logf("uniform ±%v: %s; p10 %v p90 %v", j, st, p10, p90)
+		// uniform on [40ms, 60ms]: nothing below 40 ms, but some of 300
+		// probes below 45 ms (P(none) = 0.75^300), p90-p10 ≈ 16 ms.
+		if st.Min < d-j || st.Min >= d-j/2 || p90-p10 < j/2 {
+			t.Errorf("jitter not visible or out of bounds: p10 %v p90 %v, %s", p10, p90, st)
+		}
+	})
+	t.Run("normal", func(t *testing.T) {
+		apply(t, Config{NetNS: p.A.NetNS(), Link: p.AIf, Delay: d, Jitter: j, Distribution: "normal"})
+		st := probe(t, p, dst, nettest.ProbeConfig{Count: 300, Interval: 2 * time.Millisecond})
+		p10, p90 := pct(st, .10), pct(st, .90)
+		t.Logf("normal σ=%v: %s; p10 %v p90 %v", j, st, p10, p90)
+		// N(50ms, 10ms): p90-p10 ≈ 26 ms, and a tail below d-j (16% of
+		// packets) that the uniform distribution cannot produce.
+		if st.Min >= d-j || p90-p10 < j {
+			t.Errorf("normal jitter not visible: p10 %v p90 %v, %s", p10, p90, st)
+		}
+	})
+}
+
+func TestLoss(t *testing.T) {
+	p := newPair(t)
+	dst := p.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 0))
+	const n, pct = 1000, 20.0
+	base := probe(t, p, dst, nettest.ProbeConfig{Count: 200, Interval: 200 * time.Microsecond})
+	if base.Lost > 0 {
+		t.Fatalf("baseline already loses packets: %s", base)
+	}
+	a := apply(t, Config{NetNS: p.A.NetNS(), Link: p.AIf, LossPercent: pct})
+	st := probe(t, p, dst, nettest.ProbeConfig{Count: n, Interval: 200 * time.Microsecond})
+	_, dropped, err := a.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Binomial(1000, 0.2): sd = √(n p (1-p)) ≈ 12.6; ±4.5 sd keeps a false
+	// failure below 1e-5.
+	mean, sd := n*pct/100, math.Sqrt(n*pct/100*(1-pct/100))
+	lo, hi := int(mean-4.5*sd), int(mean+4.5*sd)
+	t.Logf("loss %v%%: lost %d of %d (%.1f%%), bound [%d, %d]; netem dropped %d", pct, st.Lost, st.Sent, 100*st.LossRatio, lo, hi, dropped)
+	if st.Sent != n || st.Lost < lo || st.Lost > hi {
+		t.Errorf("lost %d of %d, want within [%d, %d]", st.Lost, st.Sent, lo, hi)
+	}
+	if d := int(dropped) - st.Lost; d < -2 || d > 2 {
+		t.Errorf("netem dropped %d, the prober lost %d", dropped, st.Lost)
+	}
+	act, err := Status(p.A.NetNS(), p.AIf)
+	if err != nil || len(act) != 1 || act[0].Kind != KindLoss || act[0].Direction != Egress {
+		t.Errorf("Status = %+v, %v; want one egress loss", act, err)
+	}
+}
+
+func TestSources(t *testing.T) {
+	p := newPair(t)
+	const d = 50 * time.Millisecond
+	dst2 := p.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 0))
+	dst3 := p.EchoUDP(t, netip.AddrPortFrom(p.B4[1], 0))
+	dst62 := p.EchoUDP(t, netip.AddrPortFrom(p.B6[0], 0))
+	dst63 := p.EchoUDP(t, netip.AddrPortFrom(p.B6[1], 0))
+	cases := []struct {
+		name               string
+		cfg                Config
+		delayed, untouched []netip.AddrPort
+	}{
+		{"ipv4", Config{Sources: []netip.Prefix{netip.PrefixFrom(p.B4[1], 32)}}, []netip.AddrPort{dst3}, []netip.AddrPort{dst2, dst62, dst63}},
+		{"ipv6", Config{Sources: []netip.Prefix{netip.PrefixFrom(p.B6[1], 128)}}, []netip.AddrPort{dst63}, []netip.AddrPort{dst2, dst3, dst62}},
+		{"both", Config{Sources: []netip.Prefix{netip.PrefixFrom(p.B4[1], 32), netip.PrefixFrom(p.B6[1], 128)}},
+			[]netip.AddrPort{dst3, dst63}, []netip.AddrPort{dst2, dst62}},
+		{"subnets", Config{Sources: []netip.Prefix{p.Prefix4, p.Prefix6}}, []netip.AddrPort{dst2, dst3, dst62, dst63}, nil},
+		{"all but allowed", Config{Allow: []netip.Prefix{netip.PrefixFrom(p.B4[0], 32), netip.PrefixFrom(p.B6[0], 128)}},
+			[]netip.AddrPort{dst3, dst63}, []netip.AddrPort{dst2, dst62}},
+		{"allow wins over sources", Config{Sources: []netip.Prefix{p.Prefix4}, Allow: []netip.Prefix{netip.PrefixFrom(p.B4[0], 32)}},
+			[]netip.AddrPort{dst3}, []netip.AddrPort{dst2, dst62}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := c.cfg
+			cfg.NetNS, cfg.Link, cfg.Delay = p.A.NetNS(), p.AIf, d
+			a, err := Apply(context.Background(), nil, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, dst := range c.delayed {
+				st := probe(t, p, dst, nettest.ProbeConfig{Count: 40})
+				t.Logf("%s delayed: %s", dst.Addr(), st)
+				requireDelayed(t, dst.Addr().String(), st, d)
+			}
+			for _, dst := range c.untouched {
+				st := probe(t, p, dst, nettest.ProbeConfig{Count: 40})
+				t.Logf("%s untouched: %s", dst.Addr(), st)
+				requireUndelayed(t, dst.Addr().String(), st, d)
+			}
+			if err := a.Revert(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			assertClean(t, p.A.NetNS(), p.AIf)
+		})
+	}
+}
+
+// TestFlowsPercent spreads many UDP flows (distinct source ports) and
+// checks that about half are delayed. A flow counts as delayed when its
+// fastest probe took at least the delay (a stall can slow an undelayed
+// probe, nothing can speed up a delayed one); netem's own packet counter
+// must agree with that classification.
+func TestFlowsPercent(t *testing.T) {
+	p := newPair(t)
+	const d, flows, count, pct = 50 * time.Millisecond, 100, 3, 50
+	dst := p.EchoUDP(t, netip.AddrPortFrom(p.B4[1], 0))
+	a := apply(t, Config{NetNS: p.A.NetNS(), Link: p.AIf, Delay: d, FlowsPercent: pct,
+		Sources: []netip.Prefix{netip.PrefixFrom(p.B4[1], 32)}})
+	delayed := 0
+	for i := range flows {
+		src := netip.AddrPortFrom(p.A4, uint16(31000+i))
+		st, err := p.ProbeUDP(context.Background(), dst, nettest.ProbeConfig{Count: count, Interval: time.Millisecond, Source: src})
+		if err != nil {
+			t.Fatalf("flow %d: %v", i, err)
+		}
+		if st.Received != count {
+			t.Fatalf("flow %d: %s", i, st)
+		}
+		if st.Min >= d {
+			delayed++
+		}
+	}
+	sent, _, err := a.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logLeaves(t, p.A.NetNS(), p.AIf)
+	// Binomial(100, 0.5): sd = 5; ±4.5 sd.
+	lo, hi := flows/2-23, flows/2+23
+	t.Logf("flowsPercent %d: %d of %d flows delayed (bound [%d, %d]); netem passed %d packets (%d expected)", pct, delayed, flows, lo, hi, sent, delayed*count)
+	if delayed < lo || delayed > hi {
+		t.Errorf("%d of %d flows delayed, want within [%d, %d]", delayed, flows, lo, hi)
+	}
+	if int(sent) != delayed*count {
+		t.Errorf("netem passed %d packets, but %d flows × %d probes looked delayed", sent, delayed, count)
+	}
+}
+
+// logLeaves logs how many packets each leaf prio of the spreading tree saw.
+func logLeaves(t *testing.T, ns fault.NetNS, link string) {
+	cn, err := dialNetlink(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.close()
+	idx, _, _ := cn.linkByName(link)
+	qs, _ := cn.qdiscs(idx)
+	var b strings.Builder
+	for _, q := range qs {
+		if maj := q.Handle >> 16; q.Kind == "prio" && maj >= MajorLeaf && maj < MajorLeaf+10 && q.Stats != nil {
+			fmt.Fprintf(&b, " %s=%d", hexHandle(q.Handle), q.Stats.Packets)
+		}
+	}
+	t.Logf("packets per leaf prio:%s", b.String())
+}
+
+func TestIngress(t *testing.T) {
+	p := newPair(t)
+	const d = 50 * time.Millisecond
+	dst2 := p.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 0))
+	dst3 := p.EchoUDP(t, netip.AddrPortFrom(p.B4[1], 0))
+	dst63 := p.EchoUDP(t, netip.AddrPortFrom(p.B6[1], 0))
+	a, err := Apply(context.Background(), nil, Config{NetNS: p.A.NetNS(), Link: p.AIf, Direction: Ingress, Delay: d,
+		Sources: []netip.Prefix{netip.PrefixFrom(p.B4[1], 32), netip.PrefixFrom(p.B6[1], 128)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, err := Status(p.A.NetNS(), p.AIf)
+	if err != nil || len(act) != 1 || act[0].Direction != Ingress || act[0].Kind != KindLatency {
+		t.Errorf("Status = %+v, %v; want one ingress latency", act, err)
+	}
+	for _, dst := range []netip.AddrPort{dst3, dst63} {
+		st := probe(t, p, dst, nettest.ProbeConfig{Count: 40})
+		t.Logf("ingress from %s: %s", dst.Addr(), st)
+		requireDelayed(t, "replies from "+dst.Addr().String(), st, d)
+	}
+	st := probe(t, p, dst2, nettest.ProbeConfig{Count: 40})
+	t.Logf("ingress from %s (not a source): %s", dst2.Addr(), st)
+	requireUndelayed(t, "replies from "+dst2.Addr().String(), st, d)
+	sent, _, err := a.Stats()
+	if err != nil || sent < 40 {
+		t.Errorf("ifb netem counters: sent %d, %v", sent, err)
+	}
+	// B's egress towards A is what we delayed on A's ingress: the same
+	// fault seen from B's side is an unimpaired egress.
+	if err := a.Revert(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after := probe(t, p, dst3, nettest.ProbeConfig{Count: 40})
+	requireUndelayed(t, "after revert", after, d)
+	assertClean(t, p.A.NetNS(), p.AIf)
+}
+
+func TestConflictLab(t *testing.T) {
+	p := newPair(t)
+	ctx := context.Background()
+	dst := p.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 0))
+	cfg := Config{NetNS: p.A.NetNS(), Link: p.AIf, Delay: 50 * time.Millisecond}
+	first := apply(t, cfg)
+	for _, c := range []Config{cfg, {NetNS: p.A.NetNS(), Link: p.AIf, LossPercent: 50}} {
+		if _, err := Apply(ctx, nil, c); !errors.Is(err, fault.ErrConflict) {
+			t.Fatalf("second Apply: %v, want ErrConflict", err)
+		}
+	}
+	requireDelayed(t, "first fault after the conflict", probe(t, p, dst, nettest.ProbeConfig{Count: 20}), 50*time.Millisecond)
+	// An ingress fault on the same link is independent.
+	in := cfg
+	in.Direction = Ingress
+	b := apply(t, in)
+	if _, err := Apply(ctx, nil, in); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("second ingress Apply: %v, want ErrConflict", err)
+	}
+	act, _ := Status(p.A.NetNS(), p.AIf)
+	if len(act) != 2 {
+		t.Errorf("Status = %+v, want egress and ingress", act)
+	}
+	if err := b.Revert(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Revert(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, p.A.NetNS(), p.AIf)
+
+	// A foreign root qdisc (htb 1:) is never replaced or removed.
+	cn, err := dialNetlink(p.A.NetNS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.close()
+	idx, _, _ := cn.linkByName(p.AIf)
+	htb := &gotc.Object{Msg: gotc.Msg{Ifindex: idx, Handle: 0x10000, Parent: gotc.HandleRoot},
+		Attribute: gotc.Attribute{Kind: "htb", Htb: &gotc.Htb{Init: &gotc.HtbGlob{Version: 3, Rate2Quantum: 10}}}}
+	if err := cn.addQdisc(htb); err != nil {
+		t.Fatalf("add foreign htb: %v", err)
+	}
+	if _, err := Apply(ctx, nil, cfg); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("Apply over a foreign root: %v, want ErrConflict", err)
+	}
+	qs, _ := cn.qdiscs(idx)
+	found := false
+	for _, q := range qs {
+		found = found || q.Handle == 0x10000 && q.Kind == "htb"
+	}
+	if !found {
+		t.Fatal("the foreign htb root is gone")
+	}
+	if err := cn.delQdisc(htb); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failingConn makes the n-th mutating request fail, on a real kernel.
+type failingConn struct {
+	conn
+	n, calls int
+}
+
+var errInjected = errors.New("injected failure")
+
+func (f *failingConn) step() error {
+	f.calls++
+	if f.calls == f.n {
+		return errInjected
+	}
+	return nil
+}
+
+func (f *failingConn) addIfb(name string) (uint32, error) {
+	if err := f.step(); err != nil {
+		return 0, err
+	}
+	return f.conn.addIfb(name)
+}
+
+func (f *failingConn) addQdisc(o *gotc.Object) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.conn.addQdisc(o)
+}
+
+func (f *failingConn) addFilter(o *gotc.Object) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.conn.addFilter(o)
+}
+
+// TestPartialFailureRollsBack fails Apply at every step in turn against the
+// real kernel and checks that nothing is left and the journal is clean.
+func TestPartialFailureRollsBack(t *testing.T) {
+	p := newPair(t)
+	cfgs := map[string]Config{
+		"egress flows 20": {NetNS: p.A.NetNS(), Link: p.AIf, Delay: 10 * time.Millisecond, FlowsPercent: 20,
+			Sources: []netip.Prefix{p.Prefix4, p.Prefix6}, Allow: []netip.Prefix{netip.PrefixFrom(p.B4[0], 32)}},
+		"ingress": {NetNS: p.A.NetNS(), Link: p.AIf, Direction: Ingress, LossPercent: 10,
+			Sources: []netip.Prefix{p.Prefix4}},
+	}
+	for name, cfg := range cfgs {
+		t.Run(name, func(t *testing.T) {
+			steps := 0
+			for n := 1; ; n++ {
+				fc := &failingConn{n: n}
+				eng := engine{dial: func(ns fault.NetNS) (conn, error) {
+					c, err := dialNetlink(ns)
+					fc.conn = c
+					return fc, err
+				}}
+				j, err := fault.OpenJournal(fault.JournalConfig{Dir: t.TempDir(), NoGuardian: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := eng.apply(context.Background(), j, cfg)
+				if err == nil {
+					// n is past the last step: Apply succeeded.
+					steps = n - 1
+					if err := a.Revert(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					j.Close()
+					break
+				}
+				if !errors.Is(err, errInjected) {
+					t.Fatalf("step %d: %v", n, err)
+				}
+				assertClean(t, p.A.NetNS(), p.AIf)
+				if act := journalState(t, j.Path()); len(act) != 0 {
+					t.Fatalf("step %d: journal entries not released: %v", n, act)
+				}
+				j.Close()
+			}
+			t.Logf("%s: failed each of %d steps in turn, nothing left behind", name, steps)
+			assertClean(t, p.A.NetNS(), p.AIf)
+		})
+	}
+}
+
+func TestRevertIdempotent(t *testing.T) {
+	p := newPair(t)
+	ctx := context.Background()
+	for _, dir := range []Direction{Egress, Ingress} {
+		a, err := Apply(ctx, nil, Config{NetNS: p.A.NetNS(), Link: p.AIf, Direction: dir, Delay: 5 * time.Millisecond, FlowsPercent: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := a.Revert(ctx); err != nil {
+				t.Fatalf("%s: Revert #%d: %v", dir, i+1, err)
+			}
+		}
+		assertClean(t, p.A.NetNS(), p.AIf)
+		// An Applied whose objects someone else already removed.
+		b, err := Apply(ctx, nil, Config{NetNS: p.A.NetNS(), Link: p.AIf, Direction: dir, LossPercent: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		removeExternally(t, p.A.NetNS(), p.AIf)
+		if err := b.Revert(ctx); err != nil {
+			t.Fatalf("%s: Revert after external removal: %v", dir, err)
+		}
+		assertClean(t, p.A.NetNS(), p.AIf)
+	}
+}
+
+// removeExternally deletes faultkit's objects behind the engine's back.
+func removeExternally(t *testing.T, ns fault.NetNS, link string) {
+	t.Helper()
+	cn, err := dialNetlink(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.close()
+	idx, _, err := cn.linkByName(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, _ := cn.qdiscs(idx)
+	for _, q := range qs {
+		var o *gotc.Object
+		switch {
+		case q.Parent == gotc.HandleIngress:
+			o = ingressQdisc(idx)
+		case q.Handle == RootHandle:
+			o = prioQdisc(idx, gotc.HandleRoot, RootHandle, rootBands, 2)
+		default:
+			continue
+		}
+		if err := cn.delQdisc(o); err != nil {
+			t.Fatalf("delete %s: %v", describe(o, link), err)
+		}
+	}
+	if err := cn.delLink(ifbName(idx), "ifb"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGuardianRevertsAfterSIGKILL applies a latency fault in a child
+// process with a journal, SIGKILLs the child, and expects the journal's
+// guardian to delete the qdisc within 2 s.
+func TestGuardianRevertsAfterSIGKILL(t *testing.T) {
+	p := newPair(t)
+	state := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperApplyAndHang$", "-test.v")
+	cmd.Env = append(os.Environ(), "FAULTKIT_TC_HELPER=1", "FAULTKIT_TC_NS="+p.A.Path(),
+		"FAULTKIT_TC_LINK="+p.AIf, "FAULTKIT_TC_STATE="+state)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "APPLIED") {
+				ready <- nil
+				drain(sc)
+				return
+			}
+			if strings.HasPrefix(sc.Text(), "ERROR") {
+				ready <- errors.New(sc.Text())
+				return
+			}
+		}
+		ready <- fmt.Errorf("helper ended without applying: %v", sc.Err())
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatalf("%v\nstderr: %s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("helper did not apply within 30s; stderr: %s", stderr.String())
+	}
+	act, err := Status(p.A.NetNS(), p.AIf)
+	if err != nil || len(act) != 1 {
+		t.Fatalf("Status before the kill = %+v, %v", act, err)
+	}
+	killed := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	var took time.Duration
+	for {
+		act, err := Status(p.A.NetNS(), p.AIf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(act) == 0 {
+			took = time.Since(killed)
+			break
+		}
+		if time.Since(killed) > 10*time.Second {
+			t.Fatalf("qdisc still there 10s after SIGKILL: %+v\nchild stderr: %s", act, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("guardian removed the qdisc %v after SIGKILL", took)
+	if took > 2*time.Second {
+		t.Errorf("guardian took %v, want ≤ 2s\nchild stderr: %s", took, stderr.String())
+	}
+	assertClean(t, p.A.NetNS(), p.AIf)
+	// The guardian removes the journal once it has replayed it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left, _ := filepath.Glob(filepath.Join(state, "*.journal"))
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("journal not removed by the guardian: %v", left)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func drain(sc *bufio.Scanner) {
+	for sc.Scan() {
+	}
+}
+
+// TestHelperApplyAndHang is the child of TestGuardianRevertsAfterSIGKILL;
+// it does nothing in a normal run.
+func TestHelperApplyAndHang(t *testing.T) {
+	if os.Getenv("FAULTKIT_TC_HELPER") != "1" {
+		t.Skip("helper process for TestGuardianRevertsAfterSIGKILL")
+	}
+	fail := func(err error) {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	ns, err := fault.NetNSFromPath(os.Getenv("FAULTKIT_TC_NS"))
+	if err != nil {
+		fail(err)
+	}
+	j, err := fault.OpenJournal(fault.JournalConfig{Dir: os.Getenv("FAULTKIT_TC_STATE")})
+	if err != nil {
+		fail(err)
+	}
+	if _, err := Apply(context.Background(), j, Config{NetNS: ns, Link: os.Getenv("FAULTKIT_TC_LINK"), Delay: 100 * time.Millisecond}); err != nil {
+		fail(err)
+	}
+	fmt.Println("APPLIED")
+	time.Sleep(time.Minute)
+	os.Exit(2) // never reached when the parent kills us
+}

@@ -306,7 +306,7 @@ func latencyOnly() []string {
 
 // sourceOptions names the options of faults with sources.
 func sourceOptions() []string {
-	return []string{"WithFlowsPercent", "WithResolver", "WithHostsPinning", "WithIPRanges", "WithZoneResolver", "WithEngine"}
+	return []string{"WithFlowsPercent", "WithResolver", "WithHostsPinning", "WithIPRanges", "WithZoneResolver"}
 }
 
 // collect applies opts and rejects those listed in notFor, which do not

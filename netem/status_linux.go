@@ -21,7 +21,7 @@ import (
 // still running. Other options are rejected.
 func Status(ctx context.Context, opts ...Option) ([]Active, error) {
 	o, err := collect("status", opts, latencyOnly(), sourceOptions(),
-		[]string{"WithDirection", "WithAllow", "WithRegion", "WithoutProtection", "WithLossCorrelation", "WithQueueLimit"})
+		[]string{"WithDirection", "WithAllow", "WithRegion", "WithoutProtection", "WithLossCorrelation", "WithQueueLimit", "WithEngine"})
 	if err != nil {
 		return nil, err
 	}

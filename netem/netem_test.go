@@ -218,7 +218,10 @@ func TestConstructorErrors(t *testing.T) {
 		{"protocol", func() error { _, err := NewBlackhole(80, "icmp"); return err }, "protocol", "tcp or udp"},
 		{"blackhole engine", func() error { _, err := NewBlackhole(80, "tcp", WithEngine(EngineTC)); return err }, "engine", "nft"},
 		{"blackhole flows", func() error { _, err := NewBlackhole(80, "tcp", WithFlowsPercent(50)); return err }, "WithFlowsPercent", "does not apply"},
-		{"sources", func() error { _, err := NewLatency("eth0", time.Millisecond, 0, "10.0.0.300,ok.example.com"); return err },
+		{"sources", func() error {
+			_, err := NewLatency("eth0", time.Millisecond, 0, "10.0.0.300,ok.example.com")
+			return err
+		},
 			"sources", "Invalid sources (malformed service name, DNS or IP address): 10.0.0.300"},
 		{"delay and jitter 0", func() error { _, err := NewLatency("", 0, 0, ""); return err }, "delay", "both be 0"},
 		{"negative jitter", func() error { _, err := NewLatency("", time.Millisecond, -1, ""); return err }, "jitter", "out of range"},

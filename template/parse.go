@@ -111,6 +111,7 @@ type source struct {
 	pos           map[string]int  // JSON path -> byte offset of the value (of the key for objects and arrays)
 	keys          map[string]int  // JSON path -> byte offset of its key in the parent object
 	bad           map[string]bool // paths whose value had the wrong type
+	unresolved    map[string]bool // paths with a ${NAME} that had no value
 	parseProblems Problems
 }
 
@@ -725,6 +726,10 @@ func (c *conv) subst(s, path string) string {
 			}
 		}
 		c.add(SeverityError, CodeUnresolved, path, fmt.Sprintf("unresolved placeholder ${%s}: no value given for %s", name, name))
+		if c.src.unresolved == nil {
+			c.src.unresolved = make(map[string]bool)
+		}
+		c.src.unresolved[path] = true
 		return m
 	})
 }

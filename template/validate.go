@@ -93,9 +93,7 @@ func (v *validator) add(sev Severity, code, path, msg string) {
 // rather than at its value (for problems with the name, not the value).
 func (v *validator) addAt(sev Severity, code, path, msg string, atKey bool) {
 	p := Problem{Severity: sev, Code: code, Path: path, Message: msg}
-	if code == CodePlaceholder && slices.ContainsFunc(v.probs, func(q Problem) bool {
-		return q.Code == CodeUnresolved && q.Path == path
-	}) {
+	if code == CodePlaceholder && v.src != nil && v.src.unresolved[path] {
 		return // the unresolved ${NAME} is already reported here
 	}
 	if v.src != nil {

@@ -3,6 +3,7 @@ package nettest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -452,5 +453,35 @@ func TestNeighbors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPairOptions(t *testing.T) {
+	p := NewPair(t,
+		WithIPv4(netip.MustParsePrefix("192.168.77.0/29")),
+		WithIPv6(netip.MustParsePrefix("fd00:77:1::/64")),
+		WithLinkNames("left", "right"))
+	if p.AIf != "left" || p.BIf != "right" {
+		t.Errorf("links %s/%s, want left/right", p.AIf, p.BIf)
+	}
+	want := "192.168.77.1 [192.168.77.2 192.168.77.3] fd00:77:1::1 [fd00:77:1::2 fd00:77:1::3]"
+	if got := fmt.Sprint(p.A4, " ", p.B4, " ", p.A6, " ", p.B6); got != want {
+		t.Errorf("addresses %s, want %s", got, want)
+	}
+	for _, dst := range []netip.Addr{p.B4[1], p.B6[1]} {
+		ap := p.EchoUDP(t, netip.AddrPortFrom(dst, 0))
+		if st, err := p.ProbeUDP(context.Background(), ap, ProbeConfig{Count: 20}); err != nil || st.Received != 20 {
+			t.Errorf("%s: %v, %v", ap, st, err)
+		}
+	}
+}
+
+func TestHosts(t *testing.T) {
+	if _, _, err := hosts(netip.MustParsePrefix("10.0.0.0/30")); err == nil {
+		t.Error("a /30 has no room for three hosts and a broadcast address, want an error")
+	}
+	a, b, err := hosts(netip.MustParsePrefix("10.0.0.0/29"))
+	if err != nil || a.String() != "10.0.0.1" || fmt.Sprint(b) != "[10.0.0.2 10.0.0.3]" {
+		t.Errorf("hosts(/29) = %s %v %v", a, b, err)
 	}
 }

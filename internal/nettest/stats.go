@@ -10,13 +10,13 @@ import (
 // ProbeStats is what ProbeUDP measured. A probe counts as received only
 // when its reply arrived within ProbeConfig.Timeout of sending it.
 type ProbeStats struct {
-	Sent       int // probes handed to the kernel (including failed sends)
-	Received   int // distinct probes answered within the timeout
-	Lost       int // Sent - Received: no reply, a late reply or a failed send
-	Late       int // replies that arrived after their timeout (part of Lost)
-	Duplicates int // extra replies to an already answered probe (ignored)
-	SendErrors int // sends the kernel refused, e.g. EPERM from an nft OUTPUT drop (part of Lost)
-	SendErr    error
+	Sent       int     // probes handed to the kernel (including failed sends)
+	Received   int     // distinct probes answered within the timeout
+	Lost       int     // Sent - Received: no reply, a late reply or a failed send
+	Late       int     // replies that arrived after their timeout (part of Lost)
+	Duplicates int     // extra replies to an already answered probe (ignored)
+	SendErrors int     // sends the kernel refused, e.g. EPERM from an nft OUTPUT drop (part of Lost)
+	SendErr    error   // the first send error, nil if none
 	LossRatio  float64 // Lost / Sent, 0 when nothing was sent
 
 	RTTs                             []time.Duration // round-trip time of each received probe, in sequence order

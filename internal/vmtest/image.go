@@ -104,6 +104,19 @@ func skeleton(w *cpioWriter) error {
 			}
 		}
 	}
+	// busybox sh runs its own applets before searching PATH, so the
+	// interactive shell (vmtest shell) would get busybox's cut-down ip and
+	// tc; functions win over applets.
+	profile := "PS1='lab# '\n"
+	for _, t := range hostTools() {
+		if strings.Contains(t, "-") { // not a valid function name; no applet anyway
+			continue
+		}
+		profile += fmt.Sprintf("[ -x /usr/sbin/%[1]s ] && %[1]s() { /usr/sbin/%[1]s \"$@\"; }\n", t)
+	}
+	if err := w.Bytes("etc/profile", 0o644, []byte(profile)); err != nil {
+		return err
+	}
 	return w.Bytes("init", 0o755, []byte(initScript))
 }
 

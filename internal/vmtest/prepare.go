@@ -24,7 +24,7 @@ var initScript string
 
 // formatVersion is part of every base image's cache key; bump it when the
 // layout of the image changes in a way the key does not otherwise capture.
-const formatVersion = "vmtest-image-3"
+const formatVersion = "vmtest-image-4"
 
 // Lab is a prepared lab: a kernel and a base initramfs in the cache. Run
 // boots it. A Lab is immutable and safe for concurrent Runs.

@@ -2,6 +2,7 @@ package nettest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -216,10 +217,13 @@ func waitOperUp(h *netlink.Handle, name string, deadline time.Time) error {
 		}
 		if l.Attrs().OperState == netlink.OperUp {
 			addrs, err := h.AddrList(l, netlink.FAMILY_V6)
-			if err != nil {
+			switch {
+			case errors.Is(err, netlink.ErrDumpInterrupted):
+				// addrconf changed the list during the dump (e.g. added
+				// the link-local address): not settled yet, ask again.
+			case err != nil:
 				return fmt.Errorf("link %s: list addresses: %w", name, err)
-			}
-			if usable(addrs) {
+			case usable(addrs):
 				return nil
 			}
 		}

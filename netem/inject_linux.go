@@ -33,22 +33,24 @@ func (s *Scope) netns() (fault.NetNS, error) {
 	return ns, err
 }
 
-// withHandle runs fn with a route netlink handle in ns.
+// withHandle runs fn with a route netlink handle in ns. Only
+// NETLINK_ROUTE is opened: a kernel without xfrm_user or nfnetlink loaded
+// refuses those protocols (EPROTONOSUPPORT).
 func withHandle(ns fault.NetNS, fn func(*netlink.Handle) error) error {
 	var h *netlink.Handle
 	var err error
 	if ns.IsZero() {
-		h, err = netlink.NewHandle()
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 	} else {
 		f, oerr := ns.Open()
 		if oerr != nil {
 			return oerr
 		}
 		defer f.Close()
-		h, err = netlink.NewHandleAt(netns.NsHandle(f.Fd()))
+		h, err = netlink.NewHandleAt(netns.NsHandle(f.Fd()), unix.NETLINK_ROUTE)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("netem: rtnetlink in %s: %w", ns, err)
 	}
 	defer h.Close()
 	return fn(h)

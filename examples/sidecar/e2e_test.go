@@ -208,12 +208,17 @@ func hasMsg(lines []map[string]any, msg string) bool {
 
 func TestEndToEndRegisterAndSIGTERM(t *testing.T) {
 	w := newWorld(t)
+	// The metadata endpoint answers 503 twice, as it can while a task starts.
+	w.meta.FailNext(2, 503)
 	cmd, out := w.sidecar(t, w.env())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	w.waitAgentStarted(t, cmd, out)
+	if got := w.meta.Requests(); !slices.Equal(got, []string{"/task", "/task", "/task"}) {
+		t.Errorf("metadata requests %q, want /task three times", got)
+	}
 
 	// Registered: one activation with the FIS tags, one managed instance.
 	acts := w.ssm.Activations()

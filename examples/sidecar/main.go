@@ -52,6 +52,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -110,7 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, int, bool) {
 	fs.DurationVar(&c.restartDelay, "agent-restart-delay", ssmreg.DefaultRestartDelay, "delay before the first agent restart, doubled each time")
 	fs.DurationVar(&c.agentStopTimeout, "agent-stop-timeout", ssmreg.DefaultStopTimeout, "wait this long after SIGTERM to the agent before SIGKILL")
 	fs.DurationVar(&c.stopTimeout, "stop-timeout", defaultStopTimeout, "budget for the whole cleanup after SIGTERM/SIGINT; keep it below the container's ECS stopTimeout")
-	fs.DurationVar(&c.metadataTimeout, "metadata-timeout", defaultMetadataTimeout, "give up reading task metadata (with retries) after this long")
+	fs.DurationVar(&c.metadataTimeout, "metadata-timeout", defaultMetadataTimeout, "give up reading task metadata after this long (connection errors and 5xx are retried until then)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
@@ -203,7 +204,9 @@ func run(args []string, stderr io.Writer) int {
 	if c.metadataURI == "" {
 		return fail(exitNoMetadata, "missing task metadata endpoint", fmt.Errorf("%w: %s is not set", ecsmeta.ErrNoEndpoint, ecsmeta.EnvEndpointV4))
 	}
-	meta, err := ecsmeta.New(c.metadataURI, nil)
+	// Retry transient failures until -metadata-timeout: the endpoint may
+	// not answer yet while the task starts.
+	meta, err := ecsmeta.New(c.metadataURI, &ecsmeta.Options{MaxAttempts: math.MaxInt32})
 	if err != nil {
 		return fail(exitNoMetadata, "bad task metadata endpoint", err)
 	}

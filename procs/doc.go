@@ -15,11 +15,12 @@
 // matching instead.
 //
 // Kill never signals the calling process, nor PID 1 of the namespace
-// unless AllowPID1 is given; both appear in Result.Skipped. Signals go
-// through pidfds (pidfd_open, re-check of the process's start time and
-// name, pidfd_send_signal), so a process that exits and whose PID is
-// reused between the scan and the signal is never signalled by mistake.
-// Kernels without pidfd_open fall back to kill(2) after the same check, and
+// unless AllowPID1 is given; both appear in Result.Skipped. Each process is
+// read and signalled through a descriptor of its /proc/PID directory,
+// which pidfd_send_signal accepts as a pidfd: the descriptor is bound to
+// the process, so one that exits and whose PID is reused between the scan
+// and the signal is never signalled by mistake. Kernels without
+// pidfd_send_signal fall back to kill(2) after a re-check, and
 // Result.Method says so.
 //
 // KillFault is the same operation as a fault.Fault, and Actions registers

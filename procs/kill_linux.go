@@ -28,13 +28,13 @@ func Find(name string, opts ...Option) ([]Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cands, err := fs.scan(context.Background(), m)
+	var out []Process
+	err = fs.scan(context.Background(), m, func(c *candidate) bool {
+		out = append(out, fs.process(c, true))
+		return false
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]Process, 0, len(cands))
-	for i := range cands {
-		out = append(out, fs.process(&cands[i], true))
 	}
 	slices.SortFunc(out, func(a, b Process) int { return a.PID - b.PID })
 	return out, nil
@@ -51,13 +51,18 @@ func Find(name string, opts ...Option) ([]Process, error) {
 // Kill takes ctx first, as every faultkit front door does; there is no
 // variant without a context. ctx bounds the scan and the optional Wait.
 //
-// Each process is signalled through a pidfd opened after it was matched
-// and before its identity (comm and start time) was checked again, so a
-// process that exits, or whose PID is reused, in between never gets a
-// signal meant for another. Where the kernel lacks pidfd_open (before
-// Linux 5.3) or a seccomp filter blocks it, Kill falls back to kill(2)
-// after the same check, which leaves a window of a few microseconds, and
-// says so in Result.Method.
+// Race freedom: each process is read (stat, command line) and signalled
+// through one file descriptor of its /proc/PID directory, opened when the
+// scan reaches it. That descriptor is a pidfd bound to the process, not to
+// the number: if the process exits, even if its PID is reused at once,
+// reads and pidfd_send_signal through it fail with ESRCH ("already gone")
+// and the new process is never signalled. psmisc killall 23.6 does the
+// same. With Wait, a pollable pidfd is obtained with pidfd_open and
+// checked against the directory descriptor. Where pidfd_send_signal is
+// missing (Linux < 5.1) or blocked by a seccomp filter, Kill falls back to
+// kill(2) after re-reading the process's stat through its descriptor
+// (alive, same start time and comm), which leaves a window of
+// microseconds in which a PID could be reused, and Result.Method says so.
 //
 // The result lists the processes signalled, those that failed
 // (permission, already gone) and those skipped. Like killall, Kill
@@ -83,27 +88,27 @@ func Kill(ctx context.Context, name string, sig syscall.Signal, opts ...Option) 
 	if err != nil {
 		return nil, err
 	}
-	cands, err := fs.scan(ctx, m)
-	if err != nil {
-		return nil, err
-	}
 	res := &Result{Name: name, Match: cfg.match, Signal: sig}
-	s := sender{fs: fs, sig: sig, keep: cfg.wait > 0, noPidfd: cfg.noPidfd}
-	var fds []int // with Wait: the pidfd of each res.Signalled entry, or -1
-	for i := range cands {
-		c := &cands[i]
+	s := sender{fs: fs, sig: sig, keep: cfg.wait > 0}
+	if cfg.noPidfd {
+		s.fallback = "pidfds disabled"
+	} else {
+		s.probe()
+	}
+	var waits []waitFD // with Wait: one per res.Signalled entry
+	err = fs.scan(ctx, m, func(c *candidate) bool {
 		switch {
 		case c.pid == self:
 			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipSelf})
-			continue
+			return false
 		case c.pid == 1 && !cfg.allowPID1:
 			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipPID1})
-			continue
+			return false
 		case exitedState(c.st.state):
 			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipZombie})
-			continue
+			return false
 		}
-		fd, skip, err := s.signal(c)
+		skip, err := s.signal(c)
 		switch {
 		case err != nil:
 			res.Failed = append(res.Failed, Failure{PID: c.pid, Name: c.st.comm, Err: err})
@@ -112,16 +117,23 @@ func Kill(ctx context.Context, name string, sig syscall.Signal, opts ...Option) 
 		default:
 			res.Signalled = append(res.Signalled, Signalled{Process: fs.process(c, false), At: time.Now()})
 			if s.keep {
-				fds = append(fds, fd)
+				w := s.waitHandle(c)
+				waits = append(waits, w)
+				return w.dfd == c.dfd // keep the directory when it is what we wait on
 			}
 		}
-	}
+		return false
+	})
 	res.Method = s.method()
+	if err != nil {
+		closeWaits(waits)
+		return res, err
+	}
 	if len(res.Signalled) == 0 {
 		return res, noneSignalled(res)
 	}
 	if cfg.wait > 0 {
-		return res, s.wait(ctx, res, fds, cfg.wait)
+		return res, s.wait(ctx, res, waits, cfg.wait)
 	}
 	return res, nil
 }
@@ -151,79 +163,121 @@ func noneSignalled(res *Result) error {
 	return &NotFoundError{Name: res.Name, Gone: gone, Skipped: res.Skipped}
 }
 
-// sender delivers signals, through pidfds while the kernel offers them.
+// sender delivers signals: with pidfd_send_signal on the process's /proc
+// directory while the kernel offers it, else with kill(2).
 type sender struct {
 	fs       *procFS
 	sig      syscall.Signal
-	keep     bool   // keep pidfds open for waiting
-	noPidfd  bool   // use kill(2)
-	fallback string // why pidfds are not used, once known
+	keep     bool   // prepare to wait for exits
+	fallback string // why kill(2) is used; "" while pidfds work
 }
 
 func (s *sender) method() string {
-	if s.noPidfd {
-		if s.fallback == "" {
-			return "kill(2): pidfds disabled"
-		}
+	if s.fallback != "" {
 		return "kill(2): " + s.fallback
 	}
 	return MethodPidfd
 }
 
-// signal sends the signal to one candidate. It returns the pidfd when
-// keeping them (else -1), or a skip reason, or the failure.
-func (s *sender) signal(c *candidate) (fd int, skip string, err error) {
-	fd = -1
-	if !s.noPidfd {
-		fd, err = unix.PidfdOpen(c.pid, 0)
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.ESRCH):
-			return -1, "", goneError{}
-		case errors.Is(err, unix.ENOSYS):
-			s.noPidfd, s.fallback = true, "pidfd_open unsupported by this kernel (ENOSYS)"
-		case errors.Is(err, unix.EPERM):
-			s.noPidfd, s.fallback = true, "pidfd_open refused (EPERM, likely a seccomp filter)"
-		default:
-			return -1, "", fmt.Errorf("pidfd_open: %w", err)
-		}
+// probe checks once that pidfd_send_signal works, by sending the null
+// signal to the caller's own /proc directory.
+func (s *sender) probe() {
+	fd, err := unix.Open(s.fs.root+"/self", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		s.fallback = "cannot open " + s.fs.root + "/self: " + err.Error()
+		return
 	}
-	// Check that the PID still names the process that matched: same
-	// start time (not reused) and same comm (it did not exec another
-	// program). With a pidfd already open this makes the signal exact.
-	st, err := s.fs.stat(c.pid)
-	switch {
-	case err != nil:
-		closeFD(fd)
-		return -1, "", goneError{}
-	case st.start != c.st.start:
-		closeFD(fd)
-		return -1, "", goneError{reused: true}
-	case exitedState(st.state):
-		closeFD(fd)
-		return -1, "", goneError{}
-	case st.comm != c.st.comm:
-		closeFD(fd)
-		return -1, SkipChanged, nil
+	defer unix.Close(fd)
+	switch err := unix.PidfdSendSignal(fd, 0, nil, 0); {
+	case err == nil:
+	case errors.Is(err, unix.ENOSYS):
+		s.fallback = "pidfd_send_signal unsupported by this kernel (ENOSYS)"
+	case errors.Is(err, unix.EPERM):
+		s.fallback = "pidfd_send_signal refused (EPERM, likely a seccomp filter)"
+	default:
+		s.fallback = "pidfd_send_signal failed: " + err.Error()
 	}
-	if fd >= 0 {
-		err = unix.PidfdSendSignal(fd, s.sig, nil, 0)
-		if err != nil || !s.keep {
-			closeFD(fd)
-			fd = -1
-		}
+}
+
+// signal sends the signal to one candidate and returns a skip reason or
+// the failure.
+//
+// With pidfds the signal goes through c.dfd, the directory the process was
+// read from, so it reaches exactly that process or fails with ESRCH. With
+// kill(2) the process is checked again through c.dfd first (alive, same
+// start time, same comm), which leaves a window of microseconds between
+// the check and the kill in which its PID could be reused.
+func (s *sender) signal(c *candidate) (skip string, err error) {
+	if s.fallback == "" {
+		err = unix.PidfdSendSignal(c.dfd, s.sig, nil, 0)
 	} else {
+		st, serr := s.fs.stat(c.dfd)
+		switch {
+		case serr != nil || exitedState(st.state):
+			return "", goneError{}
+		case st.start != c.st.start:
+			return "", goneError{reused: true}
+		case st.comm != c.st.comm:
+			return SkipChanged, nil
+		}
 		err = unix.Kill(c.pid, s.sig)
 	}
 	switch {
 	case err == nil:
-		return fd, "", nil
+		return "", nil
 	case errors.Is(err, unix.ESRCH):
-		return -1, "", goneError{}
+		return "", goneError{}
 	case errors.Is(err, unix.EPERM):
-		return -1, "", permissionError(err)
+		return "", permissionError(err)
 	}
-	return -1, "", err
+	return "", err
+}
+
+// waitFD is what Kill waits on for one signalled process: a pollable
+// pidfd, or else its /proc directory, polled by reading its stat.
+type waitFD struct {
+	pidfd  int // -1 when none
+	dfd    int // -1 when pidfd is set
+	start  uint64
+	exited bool // already gone when the handle was made
+}
+
+// waitHandle prepares waiting for a process just signalled through c.dfd.
+// pidfd_open takes a PID, so the new pidfd is checked against c.dfd: if
+// the process behind c.dfd is still alive after pidfd_open, the PID
+// still named it and the pidfd is its own.
+func (s *sender) waitHandle(c *candidate) waitFD {
+	w := waitFD{pidfd: -1, dfd: -1, start: c.st.start}
+	if s.fallback == "" {
+		fd, err := unix.PidfdOpen(c.pid, 0)
+		if err == nil {
+			if unix.PidfdSendSignal(c.dfd, 0, nil, 0) == nil {
+				w.pidfd = fd
+				return w
+			}
+			unix.Close(fd)
+			w.exited = true
+			return w
+		}
+		if errors.Is(err, unix.ESRCH) {
+			w.exited = true
+			return w
+		}
+	}
+	w.dfd = c.dfd // kept open by scan, closed by wait
+	return w
+}
+
+func (w *waitFD) close() {
+	closeFD(w.pidfd)
+	closeFD(w.dfd)
+	w.pidfd, w.dfd = -1, -1
+}
+
+func closeWaits(ws []waitFD) {
+	for i := range ws {
+		ws[i].close()
+	}
 }
 
 func closeFD(fd int) {
@@ -237,21 +291,18 @@ func closeFD(fd int) {
 const pollInterval = 10 * time.Millisecond
 
 // wait waits up to timeout for the signalled processes to exit: a pidfd
-// becomes readable when its process exits; processes without a pidfd are
-// polled in /proc (gone, zombie, or PID reused). It closes the pidfds.
-func (s *sender) wait(ctx context.Context, res *Result, fds []int, timeout time.Duration) error {
-	defer func() {
-		for _, fd := range fds {
-			closeFD(fd)
-		}
-	}()
+// becomes readable when its process exits; processes without one are
+// polled through their /proc directory (gone, or a zombie). It closes
+// every descriptor in ws.
+func (s *sender) wait(ctx context.Context, res *Result, ws []waitFD, timeout time.Duration) error {
+	defer closeWaits(ws)
 	deadline := time.Now().Add(timeout)
-	pending := make([]int, 0, len(res.Signalled)) // indexes into res.Signalled
+	pending := make([]int, 0, len(res.Signalled)) // indexes into res.Signalled and ws
 	for i := range res.Signalled {
 		pending = append(pending, i)
 	}
 	pfds := make([]unix.PollFd, 0, len(pending))
-	for len(pending) > 0 {
+	for first := true; len(pending) > 0; first = false {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("procs: wait for %d processes matching %s: %w", len(pending), res.Name, err)
 		}
@@ -261,39 +312,44 @@ func (s *sender) wait(ctx context.Context, res *Result, fds []int, timeout time.
 			for i, k := range pending {
 				pids[i] = res.Signalled[k].PID
 			}
-			return fmt.Errorf("procs: %d of %d processes matching %s still running %s after %v: pids %v: %w",
+			return fmt.Errorf("procs: %d of %d processes matching %s still running %v after %v: pids %v: %w",
 				len(pending), len(res.Signalled), res.Name, timeout, unix.SignalName(res.Signal), pids, context.DeadlineExceeded)
 		}
 		step := min(left, pollInterval)
 		pfds = pfds[:0]
-		polled := false
 		for _, k := range pending {
-			if fd := fdAt(fds, k); fd >= 0 {
-				pfds = append(pfds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
-				polled = true
+			if ws[k].pidfd >= 0 {
+				pfds = append(pfds, unix.PollFd{Fd: int32(ws[k].pidfd), Events: unix.POLLIN})
 			}
 		}
-		if polled {
+		switch {
+		case len(pfds) > 0:
 			if _, err := unix.Poll(pfds, int(step.Milliseconds())+1); err != nil && !errors.Is(err, unix.EINTR) {
 				return fmt.Errorf("procs: poll pidfds: %w", err)
 			}
-		} else {
+		case !first:
 			time.Sleep(step)
 		}
 		now := time.Now()
 		next := pending[:0]
 		pi := 0
 		for _, k := range pending {
-			sg := &res.Signalled[k]
+			w := &ws[k]
 			var exited bool
-			if fd := fdAt(fds, k); fd >= 0 {
+			switch {
+			case w.pidfd >= 0:
 				exited = pfds[pi].Revents != 0
 				pi++
-			} else {
-				exited = s.exited(sg)
+			case w.dfd >= 0:
+				st, err := s.fs.stat(w.dfd)
+				exited = err != nil || exitedState(st.state)
+			default:
+				exited = w.exited
 			}
 			if exited {
+				sg := &res.Signalled[k]
 				sg.Exited, sg.ExitAfter = true, now.Sub(sg.At)
+				w.close()
 			} else {
 				next = append(next, k)
 			}
@@ -301,19 +357,6 @@ func (s *sender) wait(ctx context.Context, res *Result, fds []int, timeout time.
 		pending = next
 	}
 	return nil
-}
-
-func fdAt(fds []int, k int) int {
-	if k < len(fds) {
-		return fds[k]
-	}
-	return -1
-}
-
-// exited reports, from /proc, whether a signalled process has exited.
-func (s *sender) exited(p *Signalled) bool {
-	st, err := s.fs.stat(p.PID)
-	return err != nil || st.start != p.StartTime || exitedState(st.state)
 }
 
 // exitedState reports a /proc state of a process that has exited: zombie

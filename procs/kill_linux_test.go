@@ -257,49 +257,82 @@ func TestKillSkipsSelf(t *testing.T) {
 	}
 }
 
-// The identity check between matching and signalling: a candidate whose
-// start time differs stands for a PID reused by another process, one whose
-// comm differs for a process that exec'd. Neither may get the signal.
-func TestSignalRechecksIdentity(t *testing.T) {
+// newSender returns the sender Kill would use with opts.
+func newSender(fs *procFS, sig syscall.Signal, opts []Option) *sender {
+	s := &sender{fs: fs, sig: sig}
+	if newConfig(opts).noPidfd {
+		s.fallback = "pidfds disabled"
+	} else {
+		s.probe()
+	}
+	return s
+}
+
+// openCandidate reads a process the way a scan does.
+func openCandidate(t *testing.T, fs *procFS, pid int) *candidate {
+	t.Helper()
+	dfd, err := fs.openPID(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeFD(dfd) })
+	st, err := fs.stat(dfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &candidate{pid: pid, dfd: dfd, st: st}
+}
+
+// A process read through its /proc directory and reaped before the signal
+// is reported as gone, with either method. (The same with the PID reused
+// by a new process is TestNoSignalAfterPIDReuse, which needs root.)
+func TestSignalAfterExit(t *testing.T) {
 	sleep := sleepBinary(t)
 	for _, m := range methods {
 		t.Run(m.name, func(t *testing.T) {
-			p := start(t, nil, exeCopy(t, exeDir(t), sleep, token(t)+"-id"), "300")
+			p := start(t, nil, exeCopy(t, exeDir(t), sleep, token(t)+"-gone"), "300")
 			fs := newProcFS("/proc")
-			st, err := fs.stat(p.pid)
-			if err != nil {
+			c := openCandidate(t, fs, p.pid)
+			s := newSender(fs, syscall.SIGTERM, m.opts)
+			if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			cfg := newConfig(m.opts)
-			s := sender{fs: fs, sig: syscall.SIGKILL, noPidfd: cfg.noPidfd}
-
-			reused := candidate{pid: p.pid, st: st}
-			reused.st.start--
-			_, skip, err := s.signal(&reused)
+			p.reap()
+			skip, err := s.signal(c)
 			if !errors.Is(err, syscall.ESRCH) || !errors.Is(err, os.ErrProcessDone) || skip != "" {
-				t.Errorf("reused pid: skip %q, err %v; want already gone", skip, err)
-			}
-			changed := candidate{pid: p.pid, st: st}
-			changed.st.comm = "something-else"
-			if _, skip, err := s.signal(&changed); err != nil || skip != SkipChanged {
-				t.Errorf("exec'd process: skip %q, err %v; want %q", skip, err, SkipChanged)
-			}
-			if !p.alive() {
-				t.Fatal("process was signalled despite the identity mismatch")
-			}
-			// The genuine candidate is signalled.
-			same := candidate{pid: p.pid, st: st}
-			if _, skip, err := s.signal(&same); err != nil || skip != "" {
-				t.Fatalf("signal: skip %q, err %v", skip, err)
-			}
-			if sig := p.killedBy(t); sig != syscall.SIGKILL {
-				t.Errorf("killed by %v", sig)
-			}
-			// Reaped: its PID is free, the candidate is gone.
-			if _, _, err := s.signal(&same); !errors.Is(err, syscall.ESRCH) {
-				t.Errorf("signal to a reaped process: %v, want ESRCH", err)
+				t.Errorf("signal after exit: skip %q, err %v; want already gone", skip, err)
 			}
 		})
+	}
+}
+
+// With kill(2), the process is checked again before the signal: one that
+// exec'd another program is skipped, one whose start time differs is gone.
+func TestKillFallbackRechecks(t *testing.T) {
+	sleep := sleepBinary(t)
+	p := start(t, nil, exeCopy(t, exeDir(t), sleep, token(t)+"-id"), "300")
+	fs := newProcFS("/proc")
+	s := newSender(fs, syscall.SIGKILL, methods[1].opts)
+	c := openCandidate(t, fs, p.pid)
+
+	changed := *c
+	changed.st.comm = "something-else"
+	if skip, err := s.signal(&changed); err != nil || skip != SkipChanged {
+		t.Errorf("exec'd process: skip %q, err %v; want %q", skip, err, SkipChanged)
+	}
+	other := *c
+	other.st.start--
+	if skip, err := s.signal(&other); !errors.Is(err, syscall.ESRCH) || skip != "" {
+		t.Errorf("other start time: skip %q, err %v; want already gone", skip, err)
+	}
+	if !p.alive() {
+		t.Fatal("process was signalled despite the mismatch")
+	}
+	if skip, err := s.signal(c); err != nil || skip != "" {
+		t.Fatalf("signal: skip %q, err %v", skip, err)
+	}
+	if sig := p.killedBy(t); sig != syscall.SIGKILL {
+		t.Errorf("killed by %v", sig)
 	}
 }
 

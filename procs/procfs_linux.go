@@ -15,14 +15,20 @@ import (
 	"github.com/faultkit/faultkit/fault"
 )
 
-// procFS reads processes from one proc mount. It is not safe for
-// concurrent use: it reuses one read buffer.
+// procFS reads processes from one proc mount. Every process is read
+// through a file descriptor of its /proc/PID directory, opened once: the
+// descriptor stays bound to that process even if it exits and its PID is
+// reused (reads then fail with ESRCH), and it is also a pidfd that
+// pidfd_send_signal accepts (Linux 5.1+). So what was read and what is
+// signalled are always the same process. psmisc killall 23.6 works the
+// same way. procFS is not safe for concurrent use: it reuses one buffer.
 type procFS struct {
 	root string
+	dir  int // fd of root while scanning, else -1
 	buf  []byte
 }
 
-func newProcFS(root string) *procFS { return &procFS{root: root, buf: make([]byte, 4096)} }
+func newProcFS(root string) *procFS { return &procFS{root: root, dir: -1, buf: make([]byte, 4096)} }
 
 // statInfo is what Find and Kill need from /proc/PID/stat.
 type statInfo struct {
@@ -87,10 +93,11 @@ func truncate(b []byte) []byte {
 	return b
 }
 
-// read reads a whole /proc file into fs.buf, growing it as needed, and
-// returns the bytes read. The slice is valid until the next read.
-func (fs *procFS) read(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// readAt reads the whole file name of the process directory dfd into
+// fs.buf, growing it as needed, and returns the bytes read. The slice is
+// valid until the next read.
+func (fs *procFS) readAt(dfd int, name string) ([]byte, error) {
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -114,24 +121,30 @@ func (fs *procFS) read(path string) ([]byte, error) {
 	}
 }
 
-func (fs *procFS) pidPath(pid int, file string) string {
-	return fs.root + "/" + strconv.Itoa(pid) + "/" + file
+// openPID opens the /proc directory of pid, relative to the open root
+// (see open), or by path when no scan is running.
+func (fs *procFS) openPID(pid int) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	if fs.dir >= 0 {
+		return unix.Openat(fs.dir, strconv.Itoa(pid), flags, 0)
+	}
+	return unix.Open(fs.root+"/"+strconv.Itoa(pid), flags, 0)
 }
 
-// stat reads /proc/PID/stat. A process that is gone gives an error that
-// wraps ENOENT or ESRCH.
-func (fs *procFS) stat(pid int) (statInfo, error) {
-	b, err := fs.read(fs.pidPath(pid, "stat"))
+// stat reads the stat file of the process directory dfd. A process that
+// has been reaped gives an error wrapping ESRCH.
+func (fs *procFS) stat(dfd int) (statInfo, error) {
+	b, err := fs.readAt(dfd, "stat")
 	if err != nil {
 		return statInfo{}, err
 	}
 	return parseStat(b)
 }
 
-// cmdline reads /proc/PID/cmdline: NUL-separated arguments, empty for
-// zombies and kernel threads.
-func (fs *procFS) cmdline(pid int) []string {
-	b, err := fs.read(fs.pidPath(pid, "cmdline"))
+// cmdline reads the NUL-separated arguments of the process directory dfd,
+// empty for zombies and kernel threads.
+func (fs *procFS) cmdline(dfd int) []string {
+	b, err := fs.readAt(dfd, "cmdline")
 	if err != nil || len(b) == 0 {
 		return nil
 	}
@@ -144,12 +157,13 @@ func (fs *procFS) cmdline(pid int) []string {
 	return args
 }
 
-func (fs *procFS) exe(pid int) string {
-	p, err := os.Readlink(fs.pidPath(pid, "exe"))
-	if err != nil {
+// exe returns the executable's path of the process directory dfd.
+func (fs *procFS) exe(dfd int) string {
+	n, err := unix.Readlinkat(dfd, "exe", fs.buf)
+	if err != nil || n == len(fs.buf) {
 		return ""
 	}
-	return p
+	return string(fs.buf[:n])
 }
 
 // self returns the caller's PID as this proc mount numbers it, and checks
@@ -199,9 +213,10 @@ func newMatcher(name string, mode Match) (*matcher, error) {
 	return m, nil
 }
 
-// candidate is a process that matched during the scan.
+// candidate is a process under examination during a scan.
 type candidate struct {
 	pid  int
+	dfd  int // its /proc/PID directory: see procFS
 	st   statInfo
 	args []string // set when matching read the command line
 }
@@ -212,15 +227,15 @@ func (m *matcher) match(fs *procFS, c *candidate) bool {
 	switch m.mode {
 	case MatchName, MatchExactName:
 		return matchName(m.name, c.st.comm, m.mode == MatchExactName, func() []string {
-			c.args = fs.cmdline(c.pid)
+			c.args = fs.cmdline(c.dfd)
 			return c.args
 		})
 	case MatchCmdline:
-		c.args = fs.cmdline(c.pid)
+		c.args = fs.cmdline(c.dfd)
 		return matchCmdline(m.re, c.st.comm, c.args)
 	case MatchExe:
 		var st unix.Stat_t
-		if err := unix.Stat(fs.pidPath(c.pid, "exe"), &st); err != nil {
+		if err := unix.Fstatat(c.dfd, "exe", &st, 0); err != nil {
 			return false
 		}
 		return st.Dev == m.dev && st.Ino == m.ino
@@ -228,38 +243,51 @@ func (m *matcher) match(fs *procFS, c *candidate) bool {
 	return false
 }
 
-// scan lists the processes of the proc mount that match.
-func (fs *procFS) scan(ctx context.Context, m *matcher) ([]candidate, error) {
+// scan calls visit for every process of the proc mount that matches, in
+// /proc order, while the process's directory is open (c.dfd). visit must
+// not keep c.dfd: scan closes it when visit returns, unless visit returns
+// true, which hands the descriptor over to visit's caller.
+func (fs *procFS) scan(ctx context.Context, m *matcher, visit func(c *candidate) (keep bool)) error {
 	d, err := os.Open(fs.root)
 	if err != nil {
-		return nil, fault.Unsupported("proc file system at "+fs.root, err)
+		return fault.Unsupported("proc file system at "+fs.root, err)
 	}
 	defer d.Close()
-	var out []candidate
+	// Entries are opened relative to the directory being listed;
+	// openat does not disturb the listing's offset.
+	fs.dir = int(d.Fd())
+	defer func() { fs.dir = -1 }()
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		names, err := d.Readdirnames(1024)
+		names, err := d.Readdirnames(512)
 		for _, n := range names {
 			pid, ok := atoiPID(n)
 			if !ok {
 				continue
 			}
-			st, serr := fs.stat(pid)
-			if serr != nil {
+			dfd, derr := fs.openPID(pid)
+			if derr != nil {
 				continue // exited while we listed
 			}
-			c := candidate{pid: pid, st: st}
-			if m.match(fs, &c) {
-				out = append(out, c)
+			c := candidate{pid: pid, dfd: dfd}
+			keep := false
+			if st, serr := fs.stat(dfd); serr == nil {
+				c.st = st
+				if m.match(fs, &c) {
+					keep = visit(&c)
+				}
+			}
+			if !keep {
+				unix.Close(dfd)
 			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return out, nil
+				return nil
 			}
-			return nil, fmt.Errorf("procs: list %s: %w", fs.root, err)
+			return fmt.Errorf("procs: list %s: %w", fs.root, err)
 		}
 	}
 }
@@ -280,16 +308,16 @@ func atoiPID(s string) (int, bool) {
 	return n, n > 0
 }
 
-// process turns a candidate into the exported form, reading what Find
-// reports beyond the scan.
+// process turns a candidate into the exported form; with full it also
+// reads the executable and the command line, as Find reports them.
 func (fs *procFS) process(c *candidate, full bool) Process {
 	p := Process{PID: c.pid, PPID: c.st.ppid, Name: c.st.comm, State: string(c.st.state),
 		StartTime: c.st.start, Cmdline: c.args}
 	if full {
 		if p.Cmdline == nil {
-			p.Cmdline = fs.cmdline(c.pid)
+			p.Cmdline = fs.cmdline(c.dfd)
 		}
-		p.Exe = fs.exe(c.pid)
+		p.Exe = fs.exe(c.dfd)
 	}
 	if p.Cmdline != nil {
 		p.LongName, _ = LongName(p.Name, p.Cmdline)

@@ -77,8 +77,9 @@ type Result struct {
 	Name   string         `json:"name"`
 	Match  Match          `json:"match"`
 	Signal syscall.Signal `json:"signal"`
-	// Method is how signals were delivered: "pidfd_send_signal", or
-	// "kill(2): " and the reason pidfds could not be used.
+	// Method is how signals were delivered: "pidfd_send_signal" (on
+	// /proc/PID directory descriptors), or "kill(2): " and the reason
+	// pidfds could not be used.
 	Method    string      `json:"method"`
 	Signalled []Signalled `json:"signalled,omitempty"`
 	Failed    []Failure   `json:"failed,omitempty"`

@@ -73,20 +73,26 @@ func NewPair(tb testing.TB, opts ...PairOption) *Pair {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	p := &Pair{Prefix4: cfg.prefix4, Prefix6: cfg.prefix6}
+	var err4, err6 error
+	p.A4, p.B4, err4 = hosts(cfg.prefix4)
+	p.A6, p.B6, err6 = hosts(cfg.prefix6)
+	if !cfg.prefix4.Addr().Is4() {
+		err4 = fmt.Errorf("WithIPv4: %s is not an IPv4 subnet", cfg.prefix4)
+	}
+	if !cfg.prefix6.Addr().Is6() || cfg.prefix6.Addr().Is4In6() {
+		err6 = fmt.Errorf("WithIPv6: %s is not an IPv6 subnet", cfg.prefix6)
+	}
+	if err := errors.Join(err4, err6); err != nil {
+		tb.Fatalf("nettest: %v", err)
+	}
 	a := NewNS(tb)
 	b := NewNS(tb)
 	if cfg.aIf == "" {
 		// Derived from A's random name: fk-1a2b3c4d -> fk1a2b3c4da.
 		cfg.aIf, cfg.bIf = "fk"+a.name[len(NamePrefix):]+"a", "fk"+a.name[len(NamePrefix):]+"b"
 	}
-	p := &Pair{A: a, B: b, AIf: cfg.aIf, BIf: cfg.bIf, Prefix4: cfg.prefix4, Prefix6: cfg.prefix6}
-	var err error
-	if p.A4, p.B4, err = hosts(cfg.prefix4); err != nil {
-		tb.Fatalf("nettest: %v", err)
-	}
-	if p.A6, p.B6, err = hosts(cfg.prefix6); err != nil {
-		tb.Fatalf("nettest: %v", err)
-	}
+	p.A, p.B, p.AIf, p.BIf = a, b, cfg.aIf, cfg.bIf
 	if err := p.setup(cfg.dynamicNeigh); err != nil {
 		tb.Fatalf("nettest: pair %s/%s: %v", a, b, err)
 	}
@@ -102,6 +108,9 @@ func NewPair(tb testing.TB, opts ...PairOption) *Pair {
 // hosts returns the first three host addresses of prefix: one for A, two
 // for B.
 func hosts(prefix netip.Prefix) (netip.Addr, []netip.Addr, error) {
+	if !prefix.IsValid() {
+		return netip.Addr{}, nil, fmt.Errorf("invalid subnet %s", prefix)
+	}
 	a := prefix.Addr().Next()
 	b1 := a.Next()
 	b2 := b1.Next()

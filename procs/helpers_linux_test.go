@@ -48,6 +48,11 @@ type helperReport struct {
 	ProbeOut  string    `json:"probeOut,omitempty"`
 	ProbeErr  string    `json:"probeErr,omitempty"`
 	HelperErr string    `json:"helperErr,omitempty"`
+	// nsreuse
+	ReusedPID int      `json:"reusedPID,omitempty"`
+	Stale     []string `json:"stale,omitempty"`
+	StaleGone []bool   `json:"staleGone,omitempty"`
+	BAlive    bool     `json:"bAlive,omitempty"`
 }
 
 func (r *helperReport) setErr(err error) {
@@ -80,6 +85,8 @@ func runHelper(mode string) int {
 		rep.setErr(err)
 	case "nsinit":
 		return nsInit(name, &rep)
+	case "nsreuse":
+		nsReuse(ctx, &rep)
 	case "nsprobe":
 		nsProbe(ctx, name, &rep)
 	default:
@@ -130,12 +137,8 @@ func nsInit(name string, rep *helperReport) int {
 		rep.HelperErr = fmt.Sprintf("nsinit is pid %d, not 1", os.Getpid())
 		return out()
 	}
-	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		rep.HelperErr = "make / private: " + err.Error()
-		return out()
-	}
-	if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
-		rep.HelperErr = "mount proc: " + err.Error()
+	if err := mountOwnProc(); err != nil {
+		rep.HelperErr = err.Error()
 		return out()
 	}
 	usr1 := make(chan os.Signal, 1)
@@ -175,6 +178,98 @@ func nsInit(name string, rep *helperReport) int {
 		rep.Signals = append(rep.Signals, exitSignal(c, err))
 	}
 	return out()
+}
+
+// mountOwnProc, run as PID 1 of new pid and mount namespaces, mounts a
+// proc file system of the pid namespace on /proc, without propagating
+// anything to the parent mount namespace.
+func mountOwnProc() error {
+	if os.Getpid() != 1 {
+		return fmt.Errorf("pid %d, not 1 of a new namespace", os.Getpid())
+	}
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount proc: %w", err)
+	}
+	return nil
+}
+
+// nsReuse, as PID 1 of new pid and mount namespaces, reads a sleeper A as
+// a scan does, kills and reaps it, makes a new sleeper B take A's PID
+// (through ns_last_pid) and then signals the stale candidate A with both
+// methods: B must not be signalled.
+func nsReuse(ctx context.Context, rep *helperReport) {
+	if err := mountOwnProc(); err != nil {
+		rep.HelperErr = err.Error()
+		return
+	}
+	exe := os.Getenv("FAULTKIT_PROCS_SLEEPER")
+	startSleeper := func() (*exec.Cmd, error) {
+		c := exec.Command(exe, "300")
+		return c, c.Start()
+	}
+	a, err := startSleeper()
+	if err != nil {
+		rep.HelperErr = err.Error()
+		return
+	}
+	time.Sleep(50 * time.Millisecond) // let it exec
+	fs := newProcFS("/proc")
+	dfd, err := fs.openPID(a.Process.Pid)
+	if err != nil {
+		rep.HelperErr = "open A: " + err.Error()
+		return
+	}
+	defer closeFD(dfd)
+	st, err := fs.stat(dfd)
+	if err != nil {
+		rep.HelperErr = "stat A: " + err.Error()
+		return
+	}
+	stale := &candidate{pid: a.Process.Pid, dfd: dfd, st: st}
+	_ = a.Process.Kill()
+	_ = a.Wait()
+
+	var b *exec.Cmd
+	for range 20 { // Go runtime threads may take the PID first: retry
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(stale.pid-1)), 0); err != nil {
+			rep.HelperErr = "ns_last_pid: " + err.Error()
+			return
+		}
+		c, err := startSleeper()
+		if err != nil {
+			rep.HelperErr = err.Error()
+			return
+		}
+		if c.Process.Pid == stale.pid {
+			b = c
+			break
+		}
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+	if b == nil {
+		rep.HelperErr = fmt.Sprintf("could not make a new process take pid %d", stale.pid)
+		return
+	}
+	rep.ReusedPID = b.Process.Pid
+	time.Sleep(50 * time.Millisecond) // let it exec: same name as A
+	for _, m := range methods {
+		s := newSender(fs, syscall.SIGKILL, m.opts)
+		_, err := s.signal(stale)
+		rep.Stale = append(rep.Stale, m.name+": "+errString(err))
+		rep.StaleGone = append(rep.StaleGone, errors.Is(err, syscall.ESRCH))
+	}
+	if bd, err := fs.openPID(b.Process.Pid); err == nil {
+		st, err := fs.stat(bd)
+		rep.BAlive = err == nil && !exitedState(st.state)
+		closeFD(bd)
+	}
+	res, err := Kill(ctx, st.comm, syscall.SIGTERM, Wait(10*time.Second))
+	rep.Result, rep.Err = res, errString(err)
+	rep.Signals = append(rep.Signals, exitSignal(b, b.Wait()))
 }
 
 // exitSignal names the signal that ended a reaped command, or says how it

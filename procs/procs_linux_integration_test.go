@@ -261,3 +261,49 @@ func TestKillPermissionDenied(t *testing.T) {
 		t.Error("victim was killed despite the permission error")
 	}
 }
+
+// A process read by a scan exits and its PID is taken by a new process of
+// the same name before the signal: the new process must not get it. The
+// test binary, as PID 1 of new pid and mount namespaces, forces the reuse
+// through /proc/sys/kernel/ns_last_pid and signals the stale candidate
+// with both methods (pidfd_send_signal on the /proc directory; kill(2)
+// after the re-check).
+func TestNoSignalAfterPIDReuse(t *testing.T) {
+	testenv.RequireRoot(t)
+	sleep := sleepBinary(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleeper := exeCopy(t, exeDir(t), sleep, token(t)+"-reuse")
+	init := startInPIDNS(t, true, func(c *exec.Cmd) {
+		c.Env = append(os.Environ(), helperEnv+"=nsreuse", "FAULTKIT_PROCS_SLEEPER="+sleeper)
+		c.Stdout = new(strings.Builder)
+		c.Stderr = new(strings.Builder)
+	}, exe)
+	init.reap()
+	out := init.cmd.Stdout.(*strings.Builder).String()
+	if init.err != nil {
+		t.Fatalf("namespace init: %v\nstdout: %s\nstderr: %s", init.err, out, init.cmd.Stderr)
+	}
+	var rep helperReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("init output %q: %v", out, err)
+	}
+	if rep.HelperErr != "" {
+		t.Fatalf("namespace init: %s", rep.HelperErr)
+	}
+	t.Logf("pid %d reused; stale signals: %v", rep.ReusedPID, rep.Stale)
+	if len(rep.StaleGone) != len(methods) || slices.Contains(rep.StaleGone, false) {
+		t.Errorf("stale candidate signalled: %v, want already gone with every method", rep.Stale)
+	}
+	if !rep.BAlive {
+		t.Error("the process that reused the pid was signalled")
+	}
+	if rep.Err != "" || rep.Result == nil || !slices.Equal(rep.Result.PIDs(), []int{rep.ReusedPID}) {
+		t.Errorf("Kill by name afterwards = %+v, %s; want the new process", rep.Result, rep.Err)
+	}
+	if !slices.Equal(rep.Signals, []string{"terminated"}) {
+		t.Errorf("new process ended by %v, want SIGTERM from the final Kill", rep.Signals)
+	}
+}

@@ -262,6 +262,11 @@ func TestExec(t *testing.T) {
 	if len(names) != 2 || names[0] != "lo" || names[1] != p.AIf {
 		t.Errorf("links seen by a command in A: %v, want [lo %s]", names, p.AIf)
 	}
+	// Another process finds B by its name under /run/netns.
+	outB, err := exec.Command("ip", "netns", "exec", p.B.Name(), "ip", "-o", "link", "show", p.BIf).CombinedOutput()
+	if err != nil || !strings.Contains(string(outB), p.BIf) {
+		t.Errorf("ip netns exec %s: %v: %s", p.B.Name(), err, outB)
+	}
 }
 
 // TestProbeLateAndOutOfOrder runs the prober against a misbehaving echo

@@ -35,7 +35,7 @@ func tcPair(t *testing.T) *nettest.Pair {
 
 func rtt(t *testing.T, p *nettest.Pair, dst netip.AddrPort, n int) nettest.ProbeStats {
 	t.Helper()
-	st, err := p.ProbeUDP(context.Background(), dst, nettest.ProbeConfig{Count: n, Interval: 2 * time.Millisecond, Timeout: 2 * time.Second})
+	st, err := p.ProbeUDP(context.Background(), dst, nettest.ProbeConfig{Count: n, Interval: 10 * time.Millisecond, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,15 +54,21 @@ func newLat(t *testing.T, iface string, d, j time.Duration, sources string, opts
 	return f
 }
 
-// TestLatencyRTT: the median round trip grows by the configured delay
-// within ±2 ms, for IPv4 and IPv6, egress and ingress (ifb), and only
-// towards the listed sources.
+// TestLatencyRTT: the round trip grows by the configured delay within
+// ±2 ms, for IPv4 and IPv6, egress and ingress (ifb), and only towards the
+// listed sources. With no jitter netem holds every packet exactly the
+// delay, so the increase is measured on the minimum RTT, which scheduling
+// noise (an emulated lab VM has plenty) can only inflate; the median is
+// logged too.
 func TestLatencyRTT(t *testing.T) {
 	p := tcPair(t)
 	hit4 := p.B.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 7100))
 	hit6 := p.B.EchoUDP(t, netip.AddrPortFrom(p.B6[0], 7100))
 	miss := p.B.EchoUDP(t, netip.AddrPortFrom(p.B4[1], 7100))
-	base := rtt(t, p, hit4, 100).P50
+	base := map[netip.AddrPort]nettest.ProbeStats{}
+	for _, dst := range []netip.AddrPort{hit4, hit6, miss} {
+		base[dst] = rtt(t, p, dst, 60)
+	}
 	for _, tcase := range []struct {
 		delay time.Duration
 		dir   Direction
@@ -71,14 +77,15 @@ func TestLatencyRTT(t *testing.T) {
 			sources := p.B4[0].String() + "," + p.B6[0].String()
 			h := start(t, newLat(t, p.AIf, tcase.delay, 0, sources, WithNetNS(p.A.Path()), WithDirection(tcase.dir)))
 			for _, dst := range []netip.AddrPort{hit4, hit6} {
-				got := rtt(t, p, dst, 100).P50 - base
-				t.Logf("%s %v to %v: median RTT +%v", tcase.dir, tcase.delay, dst.Addr(), got)
+				st := rtt(t, p, dst, 60)
+				got := st.Min - base[dst].Min
+				t.Logf("%s %v to %v: min RTT +%v, median +%v", tcase.dir, tcase.delay, dst.Addr(), got, st.P50-base[dst].P50)
 				if d := got - tcase.delay; d < -2*time.Millisecond || d > 2*time.Millisecond {
 					t.Errorf("%v: RTT increase %v, want %v ± 2ms", dst, got, tcase.delay)
 				}
 			}
-			if got := rtt(t, p, miss, 50).P50; got > base+5*time.Millisecond {
-				t.Errorf("unlisted %v delayed: median RTT %v (baseline %v)", miss, got, base)
+			if st := rtt(t, p, miss, 40); st.Min > base[miss].Min+tcase.delay/2 {
+				t.Errorf("unlisted %v delayed: min RTT %v (baseline %v)", miss, st.Min, base[miss].Min)
 			}
 			act, err := Status(context.Background(), WithNetNS(p.A.Path()), WithInterfaces(p.AIf))
 			if err != nil || len(act) != 1 || act[0].Fault != NameLatency || act[0].Direction != tcase.dir {
@@ -87,8 +94,8 @@ func TestLatencyRTT(t *testing.T) {
 			if err := h.Revert(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if got := rtt(t, p, hit4, 50).P50; got > base+5*time.Millisecond {
-				t.Errorf("after revert: median RTT %v (baseline %v)", got, base)
+			if st := rtt(t, p, hit4, 40); st.Min > base[hit4].Min+tcase.delay/2 {
+				t.Errorf("after revert: min RTT %v (baseline %v)", st.Min, base[hit4].Min)
 			}
 		})
 	}
@@ -99,13 +106,14 @@ func TestLatencyJitter(t *testing.T) {
 	p := tcPair(t)
 	dst := p.B.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 7101))
 	start(t, newLat(t, p.AIf, 50*time.Millisecond, 20*time.Millisecond, "ALL", WithNetNS(p.A.Path())))
-	st := rtt(t, p, dst, 200)
+	st := rtt(t, p, dst, 150)
 	t.Logf("50ms ± 20ms: min %v p50 %v max %v stddev %v", st.Min, st.P50, st.Max, st.StdDev)
 	if st.StdDev < 5*time.Millisecond || st.Max-st.Min < 20*time.Millisecond {
 		t.Errorf("jitter not visible: stddev %v, spread %v", st.StdDev, st.Max-st.Min)
 	}
-	if st.Min < 25*time.Millisecond || st.Max > 75*time.Millisecond {
-		t.Errorf("RTTs outside 50ms ± 20ms (+slack): min %v max %v", st.Min, st.Max)
+	// netem never delays less than delay - jitter (noise only adds).
+	if st.Min < 28*time.Millisecond {
+		t.Errorf("RTT %v below 50ms - 20ms", st.Min)
 	}
 }
 
@@ -160,7 +168,9 @@ func TestHelperLatencyChild(t *testing.T) {
 	}
 	_, err = fault.During(context.Background(), f, func(context.Context) error {
 		os.Stdout.WriteString("READY\n")
-		select {}
+		for {
+			time.Sleep(time.Hour) // until SIGKILL (a bare select{} may trip the deadlock detector)
+		}
 	})
 	t.Fatalf("latency ended: %v", err)
 }

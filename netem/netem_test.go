@@ -2,6 +2,7 @@ package netem
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,21 @@ import (
 	"github.com/faultkit/faultkit/fault"
 )
 
-const fixture = "testdata/ip-ranges.json"
+// ipRangesJSON is a small ip-ranges.json in AWS's format, embedded so the
+// test binary also runs where the source tree is not (the kernel lab).
+//
+//go:embed testdata/ip-ranges.json
+var ipRangesJSON []byte
+
+// fixture writes ipRangesJSON to a temporary file and returns its path.
+func fixture(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ip-ranges.json")
+	if err := os.WriteFile(path, ipRangesJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 func prefixes(ss ...string) []netip.Prefix {
 	var out []netip.Prefix
@@ -49,7 +64,7 @@ func TestResolveSources(t *testing.T) {
 		"db.example.com":  {netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("::ffff:192.0.2.10")},
 		"api.example.com": {netip.MustParseAddr("192.0.2.20")},
 	}
-	scope := Scope{Resolver: res, IPRanges: fixture, Region: "us-east-1"}
+	scope := Scope{Resolver: res, IPRanges: fixture(t), Region: "us-east-1"}
 	for _, tc := range []struct {
 		sources string
 		all     bool
@@ -80,7 +95,7 @@ func TestResolveSources(t *testing.T) {
 }
 
 func TestResolveSourcesErrors(t *testing.T) {
-	scope := Scope{Resolver: resolverMap{}, IPRanges: fixture, Region: "eu-west-1"}
+	scope := Scope{Resolver: resolverMap{}, IPRanges: fixture(t), Region: "eu-west-1"}
 	for _, tc := range []struct {
 		sources string
 		scope   Scope
@@ -88,8 +103,8 @@ func TestResolveSourcesErrors(t *testing.T) {
 	}{
 		// FIS's message for items that resolve to nothing.
 		{"nowhere.example.com,10.0.0.1", scope, "Invalid sources (malformed service name, DNS or IP address): nowhere.example.com"},
-		{"S3", Scope{IPRanges: fixture, Region: "ap-south-1"}, "Invalid sources (malformed service name, DNS or IP address): S3"},
-		{"S3", Scope{IPRanges: fixture, Region: ""}, "need the AWS Region"},
+		{"S3", Scope{IPRanges: fixture(t), Region: "ap-south-1"}, "Invalid sources (malformed service name, DNS or IP address): S3"},
+		{"S3", Scope{IPRanges: fixture(t), Region: ""}, "need the AWS Region"},
 		{"us-east-1a", scope, "need WithZoneResolver"},
 		{"DYNAMODB", Scope{IPRanges: filepath.Join(t.TempDir(), "missing.json"), Region: "eu-west-1"}, "ip-ranges"},
 	} {
@@ -124,10 +139,7 @@ func TestResolveSourcesErrors(t *testing.T) {
 }
 
 func TestIPRangesURL(t *testing.T) {
-	body, err := os.ReadFile(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := ipRangesJSON
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ip-ranges.json" {
 			http.NotFound(w, r)

@@ -125,9 +125,9 @@ func TestCompareExec(t *testing.T) {
 	fmt.Printf("%-8s %7s %14s %14s %14s %14s %8s\n", "sources", "tc cmds", "engine median", "engine min", "exec median", "exec min", "ratio")
 	for _, n := range benchSourceCounts {
 		cmds := execCommands(ns, p.AIf, n)
-		engIters, execIters := 30, 10
+		engIters, execIters := 30, 5
 		if n == 100 {
-			engIters, execIters = 15, 5
+			engIters, execIters = 15, 3
 		}
 		em, emin, err := measure(engIters, func() error { return engineOp(p, n) })
 		if err != nil {

@@ -52,6 +52,13 @@
 // ingress/clsact qdisc, for Ingress) is already there. Removing the root
 // qdisc removes the whole tree, so Revert is one request for egress.
 //
+// # Status after a restart
+//
+// Status reads the kernel, not memory: it reports the faultkit trees on a
+// link (direction and kind, from the netem options), so a restarted
+// process can answer "running or not", and Remove deletes such a tree
+// without the Applied that created it.
+//
 // # Queue limit
 //
 // netem's default queue of 1000 packets silently drops traffic above about

@@ -1,7 +1,9 @@
 package tc
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	gotc "github.com/florianl/go-tc"
 
@@ -80,4 +82,54 @@ func treeKind(qs []gotc.Object) string {
 		}
 	}
 	return KindImpair
+}
+
+// Remove deletes the faultkit impairment in direction dir on link, as
+// found by Status, for a process that did not create it (e.g. after a
+// restart, when the ECS agent's stop endpoint is called). Like
+// Applied.Revert it removes only faultkit's objects and treats missing
+// ones as removed; it does not touch journals (fault.Recover replays
+// those of dead processes).
+func Remove(ctx context.Context, ns fault.NetNS, link string, dir Direction) error {
+	return defaultEngine().remove(ctx, ns, link, dir)
+}
+
+func (e engine) remove(_ context.Context, ns fault.NetNS, link string, dir Direction) error {
+	cn, err := e.dial(ns)
+	if err != nil {
+		if isNetNSGone(err) {
+			return nil
+		}
+		return opErr("remove", "netns", err)
+	}
+	defer cn.close()
+	idx, _, err := cn.linkByName(link)
+	if errors.Is(err, fault.ErrNotFound) {
+		return nil // the link and its qdiscs are gone
+	}
+	if err != nil {
+		return opErr("remove", "link "+link, err)
+	}
+	a := &Applied{eng: e, ns: ns, link: link, ifindex: idx, dir: dir, treeDev: link, treeIndex: idx}
+	switch dir {
+	case Egress:
+		a.createdRoot = true
+	case Ingress:
+		a.ifb, a.treeDev = ifbName(idx), ifbName(idx)
+		ifb, kind, err := cn.linkByName(a.ifb)
+		switch {
+		case errors.Is(err, fault.ErrNotFound):
+			// Without the ifb the ingress qdisc cannot be proven
+			// faultkit's: leave it.
+			return nil
+		case err != nil:
+			return opErr("remove", "link "+a.ifb, err)
+		case kind != "ifb":
+			return opErr("remove", "link "+a.ifb, fmt.Errorf("kind %q is not faultkit's ifb", kind))
+		}
+		a.treeIndex, a.createdIngress, a.createdIfb = ifb, true, true
+	default:
+		return paramErr("Direction", dir.String(), "must be Egress or Ingress")
+	}
+	return a.revert(cn)
 }

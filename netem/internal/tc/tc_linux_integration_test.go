@@ -699,3 +699,24 @@ func TestHelperApplyAndHang(t *testing.T) {
 	time.Sleep(time.Minute)
 	os.Exit(2) // never reached when the parent kills us
 }
+
+// TestRemoveLab removes trees without their Applied, as a restarted
+// process would after Status found them.
+func TestRemoveLab(t *testing.T) {
+	p := newPair(t)
+	ctx := context.Background()
+	for _, dir := range []Direction{Egress, Ingress} {
+		if _, err := Apply(ctx, nil, Config{NetNS: p.A.NetNS(), Link: p.AIf, Direction: dir, Delay: 20 * time.Millisecond, FlowsPercent: 30}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if act, err := Status(p.A.NetNS(), p.AIf); err != nil || len(act) != 2 {
+		t.Fatalf("Status = %+v, %v", act, err)
+	}
+	for _, dir := range []Direction{Ingress, Egress, Ingress} {
+		if err := Remove(ctx, p.A.NetNS(), p.AIf, dir); err != nil {
+			t.Fatalf("Remove %s: %v", dir, err)
+		}
+	}
+	assertClean(t, p.A.NetNS(), p.AIf)
+}

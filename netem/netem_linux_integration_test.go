@@ -21,6 +21,7 @@ import (
 	"github.com/faultkit/faultkit/internal/nettest"
 	"github.com/faultkit/faultkit/internal/testenv"
 	"github.com/faultkit/faultkit/netem/internal/nft"
+	"github.com/vishvananda/netlink"
 )
 
 // nftPair returns a veth pair whose namespace A supports the nft engine.
@@ -490,4 +491,62 @@ func TestSIGKILL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInterfaceSelection: DEFAULT follows the default route, ALL takes
+// every link but loopback, a missing name is ErrNotFound, and nothing is
+// applied when selection fails.
+func TestInterfaceSelection(t *testing.T) {
+	p := nftPair(t)
+	dst := p.B.EchoUDP(t, netip.AddrPortFrom(p.B4[0], 7004))
+	ctx := context.Background()
+	_, err := newLoss(t, "DEFAULT", 100, "ALL", WithNetNS(p.A.Path()), WithEngine(EngineNFT)).Inject(ctx, nil)
+	if !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("DEFAULT without a default route: %v, want ErrNotFound", err)
+	}
+	_, err = newLoss(t, p.AIf+",nosuchlink", 100, "ALL", WithNetNS(p.A.Path()), WithEngine(EngineNFT)).Inject(ctx, nil)
+	if !errors.Is(err, fault.ErrNotFound) || !strings.Contains(err.Error(), "nosuchlink") {
+		t.Fatalf("missing link: %v, want ErrNotFound naming it", err)
+	}
+	if act := activeNFT(t, p); len(act) != 0 {
+		t.Fatalf("failed selections left %v", act)
+	}
+	h, err := p.A.Netlink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName(p.AIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: p.B4[0].AsSlice()}); err != nil {
+		t.Fatalf("add default route: %v", err)
+	}
+	for _, sel := range []string{"DEFAULT", "ALL"} {
+		hd := start(t, newLoss(t, sel, 100, "ALL", WithNetNS(p.A.Path()), WithEngine(EngineNFT)))
+		act := activeNFT(t, p)
+		if len(act) != 1 || act[0].Interface != p.AIf || act[0].Fault != NameLoss {
+			t.Errorf("%s: Status = %v, want loss on %s", sel, act, p.AIf)
+		}
+		if st := lost(t, p, dst, 20); st.Received != 0 {
+			t.Errorf("%s: %d/%d answered", sel, st.Received, st.Sent)
+		}
+		if err := hd.Revert(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestProtectedOnly: sources that are only protected endpoints are
+// refused unless protection is off; protected endpoints inside wider
+// sources stay reachable.
+func TestProtectedOnly(t *testing.T) {
+	p := nftPair(t)
+	ctx := context.Background()
+	_, err := newLoss(t, p.AIf, 50, "169.254.169.254,169.254.170.2", WithNetNS(p.A.Path()), WithEngine(EngineNFT)).Inject(ctx, nil)
+	if !errors.Is(err, fault.ErrInvalidParameter) || !strings.Contains(err.Error(), "protected") {
+		t.Fatalf("protected-only sources: %v", err)
+	}
+	start(t, newLoss(t, p.AIf, 50, "169.254.169.254", WithNetNS(p.A.Path()), WithEngine(EngineNFT), WithoutProtection()))
 }

@@ -550,3 +550,22 @@ func TestProtectedOnly(t *testing.T) {
 	}
 	start(t, newLoss(t, p.AIf, 50, "169.254.169.254", WithNetNS(p.A.Path()), WithEngine(EngineNFT), WithoutProtection()))
 }
+
+// TestPacketLossIngress: ingress loss matches the sender: replies from
+// the listed source are dropped on arrival, others pass.
+func TestPacketLossIngress(t *testing.T) {
+	p := nftPair(t)
+	hit := p.B.EchoUDP(t, netip.AddrPortFrom(p.B6[0], 7005))
+	miss := p.B.EchoUDP(t, netip.AddrPortFrom(p.B6[1], 7005))
+	start(t, newLoss(t, p.AIf, 100, p.B6[0].String(), WithNetNS(p.A.Path()), WithEngine(EngineNFT), WithDirection(Ingress)))
+	if st := lost(t, p, hit, 50); st.Received != 0 || st.SendErrors != 0 {
+		t.Errorf("%v: %d answered, %d sends refused; want replies dropped on arrival", hit, st.Received, st.SendErrors)
+	}
+	if st := lost(t, p, miss, 50); st.Lost != 0 {
+		t.Errorf("%v: lost %d/%d", miss, st.Lost, st.Sent)
+	}
+	act := activeNFT(t, p)
+	if len(act) != 1 || act[0].Direction != Ingress {
+		t.Errorf("Status = %v", act)
+	}
+}

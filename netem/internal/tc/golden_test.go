@@ -2,6 +2,7 @@ package tc
 
 import (
 	"bufio"
+	"embed"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,12 @@ import (
 
 	"github.com/faultkit/faultkit/fault"
 )
+
+// goldens are embedded so the test binary also checks them where testdata/
+// is not at hand (the kernel lab runs the binary without the source tree).
+//
+//go:embed testdata/*.golden
+var goldens embed.FS
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
@@ -105,7 +112,7 @@ func compareGolden(t *testing.T, path, got string) {
 		}
 		return
 	}
-	want, err := os.ReadFile(path)
+	want, err := goldens.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
 	}

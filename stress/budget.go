@@ -21,12 +21,18 @@ const (
 	// minWorkerBytes is the smallest file a worker is given; below it the
 	// stress refuses to start.
 	minWorkerBytes = 64 << 10
+	// metaReserve is kept out of the budget for the file system's own
+	// blocks: the directory and its owner-marker file, and per worker file
+	// the extent or indirect blocks that count in its st_blocks.
+	metaDirReserve  = 16 << 10
+	metaFileReserve = 64 << 10
 )
 
 // ioBudget is the disk-space plan of an I/O stress: how many bytes all its
 // files together may occupy, and the free space to keep.
 type ioBudget struct {
-	total   uint64 // upper bound of the bytes the stress holds, never exceeded
+	cap     uint64 // percent of the free space at start (and MaxBytes): data and metadata stay below
+	total   uint64 // upper bound of the data bytes the files hold, cap less the metadata reserve
 	margin  uint64 // free space to leave on the file system
 	workers int
 }
@@ -46,7 +52,9 @@ func marginFor(size uint64) uint64 {
 // planBudget sizes an I/O stress from the file system's free and total
 // bytes measured at start: percent of the free space, further capped by
 // maxBytes when positive, and never so much that less than the margin
-// would stay free. It is split evenly between workers, in whole blocks.
+// would stay free. A reserve for the file system's metadata blocks comes
+// off the top, so that data and metadata together stay within the cap. It
+// is split evenly between workers, in whole blocks.
 func planBudget(free, size uint64, percent int, maxBytes int64, workers int) (ioBudget, error) {
 	if workers < 1 {
 		workers = 1
@@ -56,8 +64,15 @@ func planBudget(free, size uint64, percent int, maxBytes int64, workers int) (io
 	if maxBytes > 0 {
 		total = min(total, uint64(maxBytes))
 	}
+	b.cap = total
 	if free > b.margin {
 		total = min(total, free-b.margin)
+	} else {
+		total = 0
+	}
+	// The files' data plus the metadata they bring must fit the cap.
+	if meta := uint64(metaDirReserve + workers*metaFileReserve); total > meta {
+		total -= meta
 	} else {
 		total = 0
 	}

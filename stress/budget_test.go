@@ -17,17 +17,19 @@ func TestPlanBudget(t *testing.T) {
 		percent           int
 		maxBytes          int64
 		workers           int
-		wantTotal, margin uint64
+		wantTotal, margin uint64 // wantTotal before the metadata reserve and rounding
 	}{
 		{"80% of 10 GiB, 1 worker", 10 * gib, 100 * gib, 80, 0, 1, 8 * gib, gib},
-		{"80% split over 3 workers, whole blocks", 10 * gib, 100 * gib, 80, 0, 3, (8 * gib / 3 / ioBlock * ioBlock) * 3, gib},
-		{"100% keeps the margin", 10 * gib, 20 * gib, 100, 0, 1, (10*gib - 20*gib/100) / ioBlock * ioBlock, 20 * gib / 100},
+		{"80% split over 3 workers, whole blocks", 10 * gib, 100 * gib, 80, 0, 3, 8 * gib, gib},
+		{"100% keeps the margin", 10 * gib, 20 * gib, 100, 0, 1, 10*gib - 20*gib/100, 20 * gib / 100},
 		{"maxBytes caps", 10 * gib, 100 * gib, 50, 64 * mib, 2, 64 * mib, gib},
 		{"small fs margin floor", 64 * mib, 64 * mib, 50, 0, 1, 32 * mib, MinMargin},
 		{"huge fs margin ceiling", 900 * gib, 1000 * gib, 10, 0, 4, 90 * gib, MaxMargin},
-		{"no overflow near 2^64", 1<<64 - 1, 1<<64 - 1, 100, 0, 1, (1<<64 - 1 - MaxMargin) / ioBlock * ioBlock, MaxMargin},
+		{"no overflow near 2^64", 1<<64 - 1, 1<<64 - 1, 100, 0, 1, 1<<64 - 1 - MaxMargin, MaxMargin},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tc.wantTotal -= uint64(metaDirReserve + tc.workers*metaFileReserve)
+			tc.wantTotal = tc.wantTotal / uint64(tc.workers) / ioBlock * ioBlock * uint64(tc.workers)
 			b, err := planBudget(tc.free, tc.size, tc.percent, tc.maxBytes, tc.workers)
 			if err != nil {
 				t.Fatal(err)
@@ -36,8 +38,14 @@ func TestPlanBudget(t *testing.T) {
 				t.Errorf("total %d margin %d, want %d and %d", b.total, b.margin, tc.wantTotal, tc.margin)
 			}
 			// The invariants, whatever the numbers.
+			if b.cap < b.total || b.cap > mulPercent(tc.free, tc.percent) {
+				t.Errorf("cap %d: want total %d <= cap <= %d%% of %d", b.cap, b.total, tc.percent, tc.free)
+			}
 			if b.total > mulPercent(tc.free, tc.percent) {
 				t.Errorf("total %d exceeds %d%% of %d free", b.total, tc.percent, tc.free)
+			}
+			if b.total+uint64(metaDirReserve+tc.workers*metaFileReserve) > mulPercent(tc.free, tc.percent) && tc.maxBytes == 0 {
+				t.Errorf("total %d plus the metadata reserve exceeds %d%% of %d", b.total, tc.percent, tc.free)
 			}
 			if b.total+b.margin > tc.free {
 				t.Errorf("total %d leaves less than the margin %d of %d free", b.total, b.margin, tc.free)
@@ -70,22 +78,26 @@ func TestPlanBudgetRefusesTooLittle(t *testing.T) {
 }
 
 func TestBudgetAllowed(t *testing.T) {
-	b, err := planBudget(10*gib, 100*gib, 50, 0, 2) // total 5 GiB, margin 1 GiB
+	b, err := planBudget(10*gib, 100*gib, 50, 0, 2) // about 5 GiB, margin 1 GiB
 	if err != nil {
 		t.Fatal(err)
+	}
+	plan := b.total
+	if plan > 5*gib || plan < 5*gib-mib {
+		t.Fatalf("plan %d, want just under 5 GiB", plan)
 	}
 	for _, tc := range []struct {
 		name       string
 		free, held uint64
 		want       uint64
 	}{
-		{"start", 10 * gib, 0, 5 * gib},
-		{"full budget held, plenty free", 5 * gib, 5 * gib, 5 * gib},
-		{"someone else took space, still above margin", 2 * gib, 5 * gib, 5 * gib},
-		{"free fell below margin: give back the difference", gib / 2, 5 * gib, 5*gib - gib/2},
-		{"disk full: give back the whole margin", 0, 5 * gib, 4 * gib},
+		{"start", 10 * gib, 0, plan},
+		{"full budget held, plenty free", 5 * gib, plan, plan},
+		{"someone else took space, still above margin", 2 * gib, plan, plan},
+		{"free fell below margin: give back the difference", gib / 2, plan, plan - gib/2},
+		{"disk full: give back the whole margin", 0, plan, plan - gib},
 		{"nothing left to give", 0, gib / 2, 0},
-		{"space came back: grow to the plan, no further", 50 * gib, gib, 5 * gib},
+		{"space came back: grow to the plan, no further", 50 * gib, gib, plan},
 	} {
 		got := b.allowed(tc.free, tc.held)
 		if got != tc.want {

@@ -25,7 +25,7 @@
 // the rest, and carries what the slice missed or overshot into the next
 // one (see the dutyCycle controller), so the CPU time the kernel accounts
 // to the thread stays at Load over every 1 s window. Load 100 spins
-// without sleeping. Workers 0 means one worker per CPU available:
+// without sleeping (and without the thread lock, see burnFull). Workers 0 means one worker per CPU available:
 // AvailableCPUs counts the affinity mask and caps it by the cgroup CPU
 // quota (v1 cpu.cfs_quota_us or v2 cpu.max, the tightest of the cgroup and
 // its ancestors), rounded up.
@@ -66,7 +66,9 @@
 // a safety margin would stay free; a monitor shrinks them when something
 // else eats the margin. Metrics: bytes_written, bytes_read,
 // write_bytes_per_sec, read_bytes_per_sec, disk_bytes, disk_bytes_max,
-// budget_bytes, free_bytes, shrinks, syncs.
+// cap_bytes (Percent of the free space at start), budget_bytes (the cap
+// less a reserve for the file system's metadata blocks), free_bytes,
+// shrinks, syncs.
 //
 // # Memory
 //

@@ -352,6 +352,7 @@ func (r *ioRun) metrics() []fault.Metric {
 		{Name: "disk_bytes", Value: float64(r.held), Unit: "bytes"},
 		{Name: "disk_bytes_max", Value: float64(r.peak), Unit: "bytes"},
 		{Name: "budget_bytes", Value: float64(r.budget.total), Unit: "bytes"},
+		{Name: "cap_bytes", Value: float64(r.budget.cap), Unit: "bytes"},
 		{Name: "free_bytes", Value: float64(r.free), Unit: "bytes"},
 		{Name: "shrinks", Value: float64(r.shrinks), Unit: "times"},
 		{Name: "enospc", Value: float64(nospc), Unit: "errors"},

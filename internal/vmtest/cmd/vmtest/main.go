@@ -11,8 +11,10 @@
 //	vmtest shell [flags] [binary]
 //
 // test builds each package's test binary with CGO_ENABLED=0 go test -c,
-// runs each in a fresh VM with FAULTKIT_REQUIRE set (-require), streams the
-// output, and exits with the worst status. run runs one binary and fits
+// runs each in a fresh VM with FAULTKIT_REQUIRE set (-require) and the
+// package directory shared over 9p as its working directory (as go test
+// does, for testdata/), streams the output, and exits with the worst status.
+// go test's short flags (-v, -run X, -bench .) are accepted after "--". run runs one binary and fits
 // go test -exec:
 //
 //	go test -exec 'go run ./internal/vmtest/cmd/vmtest run' -run TestX ./netem
@@ -103,10 +105,14 @@ func newFlagSet(mode string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.env, "env", "NAME=value exported in the guest (repeatable)")
 	fs.Var(&o.pass, "pass", "host environment variable passed to the guest (repeatable)")
 	switch mode {
-	case "run", "shell":
-		fs.StringVar(&o.share, "share", "", "host directory mounted over 9p at /mnt/host, the program's working directory")
+	case "run":
+		// go test -exec runs the binary in the package directory, and
+		// tests read testdata/ relative to it: share it by default.
+		fs.StringVar(&o.share, "share", ".", "host directory mounted over 9p at /mnt/host, the program's working directory (\"\" for none: it then runs in /vmtest)")
+	case "shell":
+		fs.StringVar(&o.share, "share", "", "host directory mounted over 9p at /mnt/host")
 	case "test":
-		fs.BoolVar(&o.sharePkg, "share-pkgdir", false, "mount each package's directory over 9p and run its tests there (testdata/)")
+		fs.BoolVar(&o.sharePkg, "share-pkgdir", true, "mount each package's directory over 9p and run its tests there, as go test does (testdata/)")
 		fs.StringVar(&o.tags, "tags", "", "build tags for go test -c")
 		fs.StringVar(&o.keep, "o", "", "keep the built test binaries in this directory")
 	}

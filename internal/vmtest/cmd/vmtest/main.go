@@ -331,10 +331,13 @@ func testPackages(ctx context.Context, o options, args []string, stdout, stderr 
 		return vmtest.ExitLabFailure
 	}
 	testArgs = testFlags(testArgs)
-	if o.timeout > 0 && testTimeout(testArgs) == 0 && o.timeout > time.Minute {
+	if vmT := vmTimeout(o.timeout, testArgs); testTimeout(testArgs) == 0 && vmT > time.Minute {
 		// Let the test binary time out first, with goroutine dumps,
 		// instead of the VM being killed without a word.
-		testArgs = append([]string{"-test.timeout=" + (o.timeout - 30*time.Second).String()}, testArgs...)
+		testArgs = append([]string{"-test.timeout=" + (vmT - 30*time.Second).String()}, testArgs...)
+		if o.timeout == 0 {
+			o.timeout = vmT
+		}
 	}
 	env, err := guestEnv(o)
 	if err != nil {

@@ -82,8 +82,9 @@ func newSchedule(actions map[string]Action, durations map[string]time.Duration) 
 		}
 	}
 	for n := last; n != ""; n = via[n] {
-		s.critical = append([]string{n}, s.critical...)
+		s.critical = append(s.critical, n)
 	}
+	slices.Reverse(s.critical)
 	return s, nil
 }
 
@@ -97,18 +98,35 @@ func (s *schedule) overlap(a, b string) bool {
 }
 
 // maxParallel returns the largest number of actions running at one
-// instant, and that instant.
+// instant, and the earliest such instant. An action runs during
+// [start, end); an instantaneous one counts at its start.
 func (s *schedule) maxParallel() (int, time.Duration) {
-	best, at := 0, time.Duration(0)
-	for n := range s.start {
-		t := s.start[n]
-		count := 0
-		for m := range s.start {
-			if s.start[m] <= t && (t < s.end[m] || s.start[m] == t) {
-				count++
-			}
+	var starts, ends []time.Duration
+	instants := map[time.Duration]int{}
+	for n, st := range s.start {
+		starts = append(starts, st)
+		ends = append(ends, s.end[n])
+		if s.end[n] == st {
+			instants[st]++
 		}
-		if count > best || (count == best && t < at) {
+	}
+	slices.Sort(starts)
+	slices.Sort(ends)
+	atOrBefore := func(xs []time.Duration, t time.Duration) int {
+		i, found := slices.BinarySearch(xs, t)
+		for found && i < len(xs) && xs[i] == t {
+			i++
+		}
+		return i
+	}
+	best, at := 0, time.Duration(0)
+	for i, t := range starts {
+		if i > 0 && starts[i-1] == t {
+			continue
+		}
+		// The count only rises at a start.
+		count := atOrBefore(starts, t) - atOrBefore(ends, t) + instants[t]
+		if count > best {
 			best, at = count, t
 		}
 	}

@@ -643,16 +643,20 @@ func (v *validator) graph() {
 			n, fault.FormatDuration(at), MaxParallelActions)
 	}
 	// FIS: the three ECS task network actions cannot run in parallel.
-	names := sortedKeys(v.t.Actions)
-	for i, a := range names {
-		for _, b := range names[i+1:] {
-			ida, idb := v.t.Actions[a].ActionID, v.t.Actions[b].ActionID
-			if !slices.Contains(ecsNetworkActions, ida) || !slices.Contains(ecsNetworkActions, idb) {
-				continue
-			}
+	var names []string
+	for _, n := range sortedKeys(v.t.Actions) {
+		if slices.Contains(ecsNetworkActions, v.t.Actions[n].ActionID) {
+			names = append(names, n)
+		}
+	}
+	// One warning per action, naming the first one it overlaps.
+	for j, b := range names {
+		for _, a := range names[:j] {
 			if s.overlap(a, b) {
+				ida, idb := v.t.Actions[a].ActionID, v.t.Actions[b].ActionID
 				v.warnf(CodeConflict, joinPath("actions", b), "actions %q (%s) and %q (%s) overlap in time; FIS does not run ECS task network actions in parallel",
 					a, ida, b, idb)
+				break
 			}
 		}
 	}

@@ -5,6 +5,7 @@ package netem
 import (
 	"bufio"
 	"context"
+	"errors"
 	"math"
 	"net/netip"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/faultkit/faultkit/internal/nettest"
 	"github.com/faultkit/faultkit/internal/testenv"
 	"github.com/faultkit/faultkit/netem/internal/tc"
+	"github.com/vishvananda/netlink"
 )
 
 // These tests need sch_netem (and prio, u32, flow, ifb, mirred): they skip
@@ -216,4 +218,47 @@ func TestLatencySIGKILL(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("nothing left %v after SIGKILL", time.Since(killed).Round(time.Millisecond))
+}
+
+// TestLatencyRollback: a latency injection on two interfaces that fails
+// after both trees exist removes both.
+func TestLatencyRollback(t *testing.T) {
+	p := tcPair(t)
+	// A second link in A: a veth pair inside A itself.
+	h, err := p.A.Netlink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "fkrb0"}, PeerName: "fkrb1"}
+	if err := h.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	defer h.LinkDel(veth)
+	if err := h.LinkSetUp(veth); err != nil {
+		t.Fatal(err)
+	}
+	f := newLat(t, p.AIf+",fkrb0", 20*time.Millisecond, 0, "ALL", WithNetNS(p.A.Path()))
+	var seen int
+	f.step = func(name string) error {
+		if name != "applied" {
+			return nil
+		}
+		act, err := Status(context.Background(), WithNetNS(p.A.Path()))
+		if err != nil {
+			return err
+		}
+		seen = len(act)
+		return errors.New("injected failure after apply")
+	}
+	if _, err := f.Inject(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("Inject = %v", err)
+	}
+	if seen != 2 {
+		t.Fatalf("before the failure %d trees were active, want 2", seen)
+	}
+	act, err := Status(context.Background(), WithNetNS(p.A.Path()))
+	if err != nil || len(act) != 0 {
+		t.Fatalf("after rollback: %v, %v", act, err)
+	}
 }

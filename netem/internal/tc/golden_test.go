@@ -2,8 +2,8 @@ package tc
 
 import (
 	"bufio"
-	"embed"
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"flag"

@@ -22,6 +22,10 @@ import (
 // duty cycle measured from the thread's own CPU time stays at Load even
 // when the thread is preempted or wakes late. Load 100 spins without
 // sleeping; Load 0 only sleeps.
+//
+// In-process workers share the caller's GOMAXPROCS: with fewer Ps than
+// workers they take turns. The cgroup child (see Cgroup) raises its own
+// GOMAXPROCS to Workers+1.
 type CPUFault struct {
 	// Load is the target load per worker, in percent of one CPU, 0-100.
 	Load int

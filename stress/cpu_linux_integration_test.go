@@ -3,12 +3,16 @@
 package stress_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -408,4 +412,110 @@ func cgroupMounts(t *testing.T) []mountEntry {
 		}
 	}
 	return out
+}
+
+// TestCPUCgroupCrashChild is the body of TestCPUCgroupChildDiesWithOwner's
+// child process; it does nothing in a normal run.
+func TestCPUCgroupCrashChild(t *testing.T) {
+	spec := os.Getenv("FAULTKIT_TEST_CPU_CRASH_CHILD")
+	if spec == "" {
+		t.Skip("helper process for TestCPUCgroupChildDiesWithOwner")
+	}
+	cg, state, _ := strings.Cut(spec, ":")
+	j, err := fault.OpenJournal(fault.JournalConfig{Dir: state})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	if _, err := (stress.CPUFault{Load: 20, Workers: 1, Cgroup: cg, CgroupVersion: 1}).Inject(context.Background(), j); err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	fmt.Println("STARTED")
+	time.Sleep(time.Minute) // until SIGKILL
+	os.Exit(2)
+}
+
+// TestCPUCgroupChildDiesWithOwner SIGKILLs a process running a cgroup CPU
+// stress and expects the stress child to be gone within 2 s (Pdeathsig,
+// and the journal's guardian as a second line).
+func TestCPUCgroupChildDiesWithOwner(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireFeature(t, testenv.Cgroup1)
+	name := "/faultkit-test-crash-" + strconv.Itoa(os.Getpid())
+	_, cleanup := makeTestCgroup(t, 1, name)
+	defer cleanup()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCPUCgroupCrashChild$")
+	cmd.Env = append(os.Environ(), "FAULTKIT_TEST_CPU_CRASH_CHILD="+name+":"+t.TempDir())
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	started := false
+	for sc.Scan() {
+		if sc.Text() == "STARTED" {
+			started = true
+			break
+		}
+		if strings.HasPrefix(sc.Text(), "ERR") {
+			t.Fatal(sc.Text())
+		}
+	}
+	if !started {
+		t.Fatal("child did not start the stress")
+	}
+	procs := cgroupProcs(t, 1, name)
+	if len(procs) != 1 {
+		t.Fatalf("cgroup holds %v, want the stress child", procs)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	killed := time.Now()
+	for time.Since(killed) < 2*time.Second {
+		if len(cgroupProcs(t, 1, name)) == 0 {
+			t.Logf("stress child %s gone %v after its owner's SIGKILL", procs[0], time.Since(killed).Round(time.Millisecond))
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("stress child %v still in the cgroup 2 s after its owner's SIGKILL", cgroupProcs(t, 1, name))
+}
+
+// TestCPUWorkersFollowCgroupQuota runs workers = 0 ("all") in cgroups
+// with a CPU quota: the child counts the CPUs the cgroup may use, the
+// quota rounded up and capped by the CPUs there are.
+func TestCPUWorkersFollowCgroupQuota(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireFeature(t, testenv.Cgroup1)
+	ncpu, err := stress.AvailableCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		quota int
+		want  int
+	}{{50000, 1}, {150000, min(2, ncpu)}, {-1, ncpu}} {
+		t.Run(strconv.Itoa(tc.quota), func(t *testing.T) {
+			name := "/faultkit-test-quota-" + strconv.Itoa(os.Getpid())
+			_, cleanup := makeTestCgroup(t, 1, name)
+			defer cleanup()
+			if err := os.WriteFile(filepath.Join(v1Dir(t, "cpu", name), "cpu.cfs_quota_us"), []byte(strconv.Itoa(tc.quota)), 0); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+			defer cancel()
+			rep, err := fault.Run(ctx, stress.CPUFault{Load: 10, Cgroup: name}, 0, fault.WithoutJournal())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := metric(t, rep.Metrics, "workers"); int(got) != tc.want {
+				t.Errorf("quota %d/100000: %v workers, want %d", tc.quota, got, tc.want)
+			}
+		})
+	}
 }

@@ -593,9 +593,9 @@ func boostSelf() (func(), error) {
 		undo()
 		return nil, err
 	}
-	// Leave the cgroup on Ctrl-C too.
+	// Leave the cgroup on Ctrl-C, a hang-up or a closed output pipe too.
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	go func() {
 		<-sig
 		undo()

@@ -133,6 +133,12 @@ func TestLatencyConflict(t *testing.T) {
 			t.Errorf("%s over latency: %v, want ErrConflict", f.Name(), err)
 		}
 	}
+	// And the other way round: latency over nftables loss.
+	q := tcPair(t)
+	start(t, newLoss(t, q.AIf, 10, "ALL", WithNetNS(q.A.Path()), WithEngine(EngineNFT)))
+	if _, err := newLat(t, q.AIf, 10*time.Millisecond, 0, "ALL", WithNetNS(q.A.Path())).Inject(context.Background(), nil); fault.HTTPStatus(err) != 409 {
+		t.Errorf("latency over nft loss: %v, want ErrConflict", err)
+	}
 }
 
 // TestPacketLossTC: the tc engine's loss rate is inside the binomial bound

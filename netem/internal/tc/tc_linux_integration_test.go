@@ -132,8 +132,25 @@ func assertClean(t *testing.T, ns fault.NetNS, link string) {
 
 func TestProbeLab(t *testing.T) {
 	testenv.RequireRoot(t)
+	start := time.Now()
 	err := Probe(fault.NetNS{})
+	took := time.Since(start)
 	testenv.RequireUnsupported(t, err)
+	t.Logf("Probe took %v", took)
+	// It must leave nothing behind in the caller's namespace.
+	if _, _, err := mustDial(t).linkByName("fkprobe0"); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("probe device visible in the caller's namespace: %v", err)
+	}
+}
+
+func mustDial(t *testing.T) conn {
+	t.Helper()
+	cn, err := dialNetlink(fault.NetNS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cn.close() })
+	return cn
 }
 
 func TestDelay(t *testing.T) {

@@ -42,7 +42,10 @@ func (w *cpuWorker) sample() workerSample {
 }
 
 // burn runs one worker until ctx ends. It locks its goroutine to an OS
-// thread so that the thread's CPU clock measures this worker alone.
+// thread so that the thread's CPU clock measures this worker alone. (An
+// unlocked variant that follows the goroutine from thread to thread, as
+// burnFull does, measured no better in the benchmark and overshot a little,
+// since the stretches lost on a migration are burnt again.)
 func (w *cpuWorker) burn(ctx context.Context, load int) error {
 	if load >= 100 {
 		return w.burnFull(ctx)

@@ -66,8 +66,14 @@ func main() {
 	ioDir := flag.String("io-dir", os.TempDir(), "directory for the I/O comparison (a subdirectory is made)")
 	ioPercent := flag.Int("io-percent", 1, "percent of free space for the I/O comparison")
 	stressNG := flag.String("stress-ng", "stress-ng", "path of stress-ng")
+	cases := flag.String("cases", "10x1,25x1,50x1,75x1,90x1,100x1,50x2", "CPU cases, LOADxWORKERS")
 	flag.Parse()
-	if err := run(*window, *warmup, *rounds, *boost, *doCPU, *doIO, *ioDir, *ioPercent, *stressNG); err != nil {
+	cpuCases, err := parseCases(*cases)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stress-bench:", err)
+		os.Exit(2)
+	}
+	if err := run(*window, *warmup, *rounds, *boost, *doCPU, *doIO, *ioDir, *ioPercent, *stressNG, cpuCases); err != nil {
 		fmt.Fprintln(os.Stderr, "stress-bench:", err)
 		os.Exit(1)
 	}
@@ -103,7 +109,21 @@ func runChild(spec string) int {
 	return 0
 }
 
-func run(window, warmup time.Duration, rounds int, boost, doCPU, doIO bool, ioDir string, ioPercent int, stressNG string) error {
+func parseCases(s string) ([]cpuCase, error) {
+	var out []cpuCase
+	for _, c := range strings.Split(s, ",") {
+		l, w, ok := strings.Cut(strings.TrimSpace(c), "x")
+		load, err1 := strconv.Atoi(l)
+		workers, err2 := strconv.Atoi(w)
+		if !ok || err1 != nil || err2 != nil || load < 1 || load > 100 || workers < 1 {
+			return nil, fmt.Errorf("bad case %q: want LOADxWORKERS, load 1-100, workers >= 1", c)
+		}
+		out = append(out, cpuCase{load, workers})
+	}
+	return out, nil
+}
+
+func run(window, warmup time.Duration, rounds int, boost, doCPU, doIO bool, ioDir string, ioPercent int, stressNG string, cases []cpuCase) error {
 	if _, err := exec.LookPath(stressNG); err != nil {
 		return fmt.Errorf("stress-ng not found (apt-get install stress-ng): %w", err)
 	}
@@ -125,7 +145,7 @@ func run(window, warmup time.Duration, rounds int, boost, doCPU, doIO bool, ioDi
 	}
 	var errs []error
 	if doCPU {
-		errs = append(errs, benchCPU(window, warmup, rounds, stressNG))
+		errs = append(errs, benchCPU(cases, window, warmup, rounds, stressNG))
 	}
 	if doIO {
 		errs = append(errs, benchIO(window, warmup, rounds, ioDir, ioPercent, stressNG))
@@ -297,8 +317,7 @@ func measureCPU(cmd *exec.Cmd, load, workers int, window, warmup time.Duration) 
 	return 100 * float64(run) / w, worst, 100 * float64(wait) / w, nil
 }
 
-func benchCPU(window, warmup time.Duration, rounds int, stressNG string) error {
-	cases := []cpuCase{{10, 1}, {25, 1}, {50, 1}, {75, 1}, {90, 1}, {100, 1}, {50, 2}}
+func benchCPU(cases []cpuCase, window, warmup time.Duration, rounds int, stressNG string) error {
 	fk := make([]cpuResult, len(cases))
 	ng := make([]cpuResult, len(cases))
 	secs := strconv.Itoa(int((warmup + window + 30*time.Second).Seconds()))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -112,6 +113,7 @@ type source struct {
 	keys          map[string]int  // JSON path -> byte offset of its key in the parent object
 	bad           map[string]bool // paths whose value had the wrong type
 	unresolved    map[string]bool // paths with a ${NAME} that had no value
+	lines         []int           // byte offsets of line starts, built on first use
 	parseProblems Problems
 }
 
@@ -144,13 +146,21 @@ func (s *source) position(path string) (line, col int) {
 }
 
 func (s *source) lineCol(off int) (line, col int) {
-	if off > len(s.data) {
-		off = len(s.data)
+	off = min(max(off, 0), len(s.data))
+	if s.lines == nil { // offsets of line starts, computed once
+		s.lines = []int{0}
+		for i, b := range s.data {
+			if b == '\n' {
+				s.lines = append(s.lines, i+1)
+			}
+		}
 	}
-	before := s.data[:off]
-	line = bytes.Count(before, []byte{'\n'}) + 1
-	col = off - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return line, col
+	// The last line start at or before off.
+	i, found := slices.BinarySearch(s.lines, off)
+	if !found {
+		i--
+	}
+	return i + 1, off - s.lines[i] + 1
 }
 
 func (s *source) syntaxProblem(err error) Problem {

@@ -62,12 +62,30 @@ type validator struct {
 	src      *source
 	probs    Problems
 	specs    map[string]*fault.ActionSpec // by action name, for known action IDs
+	byID     map[string]*fault.ActionSpec // LookupAction results, by action ID
 	resolved map[string]fault.Params      // by action name, when parameters are valid
 	sched    *schedule
 }
 
 func newValidator(t *Template) *validator {
 	return &validator{t: t, src: t.src, specs: map[string]*fault.ActionSpec{}, resolved: map[string]fault.Params{}}
+}
+
+// lookup memoizes LookupAction for one validation: specs are built per
+// call, and templates repeat action IDs.
+func (v *validator) lookup(id string) (*fault.ActionSpec, bool) {
+	if s, ok := v.byID[id]; ok {
+		return s, s != nil
+	}
+	if v.byID == nil {
+		v.byID = make(map[string]*fault.ActionSpec)
+	}
+	s, ok := LookupAction(id)
+	if !ok {
+		s = nil
+	}
+	v.byID[id] = s
+	return s, ok
 }
 
 func (v *validator) run() {
@@ -377,7 +395,7 @@ func (v *validator) action(path, name string, a Action) {
 	if !v.length(idPath, a.ActionID, 1, MaxActionIDLen) {
 		return
 	}
-	spec, ok := LookupAction(a.ActionID)
+	spec, ok := v.lookup(a.ActionID)
 	if !ok {
 		if to, renamed := RenamedAction(a.ActionID); renamed {
 			v.errorf(CodeUnknownAction, idPath, "action %q was renamed; use %q", a.ActionID, to)

@@ -41,6 +41,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"validate": {summary: "check templates against FIS's rules", run: runValidate},
 		"plan":     {summary: "show what a template will do: order, parameters, duration", run: runPlan},
+		"run":      {summary: "run a template's faults locally, as FIS runs an experiment", run: runRun},
 	}
 }
 

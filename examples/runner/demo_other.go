@@ -1,0 +1,27 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/faultkit/faultkit/experiment"
+)
+
+const demoProbeEvery = 20 * time.Millisecond
+
+// demoNet needs Linux network namespaces.
+type demoNet struct{ nameA, nameB, addrA, addrB, echo string }
+
+func newDemoNet() (*demoNet, error) {
+	return nil, errors.New("demo network: Linux network namespaces are needed")
+}
+
+func (d *demoNet) Target() experiment.Target             { return experiment.Target{} }
+func (d *demoNet) startProbe()                           {}
+func (d *demoNet) stopProbe()                            {}
+func (d *demoNet) recent() string                        { return "" }
+func (d *demoNet) summary(io.Writer, *experiment.Report) {}
+func (d *demoNet) Close() error                          { return nil }

@@ -14,10 +14,13 @@
 // runs each in a fresh VM with FAULTKIT_REQUIRE set (-require) and the
 // package directory shared over 9p as its working directory (as go test
 // does, for testdata/), streams the output, and exits with the worst status.
-// go test's short flags (-v, -run X, -bench .) are accepted after "--". run runs one binary and fits
-// go test -exec:
+// go test's short flags (-v, -run X, -bench .) are accepted after "--".
 //
-//	go test -exec 'go run ./internal/vmtest/cmd/vmtest run' -run TestX ./netem
+// run runs one binary (in the current directory, shared over 9p) and fits
+// go test -exec, which starts it in the package directory; hence the
+// import path rather than ./internal/...:
+//
+//	CGO_ENABLED=0 go test -exec 'go run github.com/faultkit/faultkit/internal/vmtest/cmd/vmtest run' -run TestX ./netem
 //
 // prepare fills the cache (CI warm-up); shell boots an interactive shell.
 //

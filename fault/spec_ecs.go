@@ -24,6 +24,10 @@ const (
 // ProcessNamePattern is the processName rule of FIS's kill-process document.
 const ProcessNamePattern = `^[0-9a-zA-Z.\-=_]{1,128}$`
 
+// processNameRE is compiled once: specs are rebuilt on every
+// ECSTaskActionSpecs call, and a regexp is immutable, so sharing it is safe.
+var processNameRE = regexp.MustCompile(ProcessNamePattern)
+
 // MaxDelayMilliseconds bounds delayMilliseconds and jitterMilliseconds.
 // FIS states no maximum; an hour is far beyond any useful delay and keeps
 // netem's time arithmetic well inside its limits.
@@ -105,7 +109,7 @@ func specIOStress() *ActionSpec {
 func specKillProcess() *ActionSpec {
 	return ecsTask(ActionTaskKillProcess, "Stop the specified process in the target tasks, using killall.", "",
 		ParamSpec{Name: "processName", Type: TypeString, Required: true,
-			Pattern: regexp.MustCompile(ProcessNamePattern),
+			Pattern: processNameRE,
 			Doc:     "name of the processes to signal, matched as killall matches"},
 		ParamSpec{Name: "signal", Type: TypeEnum, Default: "SIGTERM", Values: []string{"SIGTERM", "SIGKILL"},
 			Doc: "signal to send"},

@@ -258,7 +258,7 @@ func nsReuse(ctx context.Context, rep *helperReport) {
 	time.Sleep(50 * time.Millisecond) // let it exec: same name as A
 	for _, m := range methods {
 		s := newSender(fs, syscall.SIGKILL, m.opts)
-		_, err := s.signal(stale)
+		_, err := s.signal(fs, stale)
 		rep.Stale = append(rep.Stale, m.name+": "+errString(err))
 		rep.StaleGone = append(rep.StaleGone, errors.Is(err, syscall.ESRCH))
 	}

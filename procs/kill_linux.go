@@ -28,13 +28,16 @@ func Find(name string, opts ...Option) ([]Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Process
-	err = fs.scan(context.Background(), m, func(c *candidate) bool {
-		out = append(out, fs.process(c, true))
+	parts, err := scan(context.Background(), fs, m, cfg.shard, func(out *[]Process, fs *procFS, c *candidate) bool {
+		*out = append(*out, fs.process(c, true))
 		return false
 	})
 	if err != nil {
 		return nil, err
+	}
+	var out []Process
+	for _, p := range parts {
+		out = append(out, p...)
 	}
 	slices.SortFunc(out, func(a, b Process) int { return a.PID - b.PID })
 	return out, nil
@@ -95,35 +98,41 @@ func Kill(ctx context.Context, name string, sig syscall.Signal, opts ...Option) 
 	} else {
 		s.probe()
 	}
-	var waits []waitFD // with Wait: one per res.Signalled entry
-	err = fs.scan(ctx, m, func(c *candidate) bool {
+	parts, err := scan(ctx, fs, m, cfg.shard, func(p *killPart, fs *procFS, c *candidate) bool {
 		switch {
 		case c.pid == self:
-			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipSelf})
+			p.skipped = append(p.skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipSelf})
 			return false
 		case c.pid == 1 && !cfg.allowPID1:
-			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipPID1})
+			p.skipped = append(p.skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipPID1})
 			return false
 		case exitedState(c.st.state):
-			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipZombie})
+			p.skipped = append(p.skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: SkipZombie})
 			return false
 		}
-		skip, err := s.signal(c)
+		skip, err := s.signal(fs, c)
 		switch {
 		case err != nil:
-			res.Failed = append(res.Failed, Failure{PID: c.pid, Name: c.st.comm, Err: err})
+			p.failed = append(p.failed, Failure{PID: c.pid, Name: c.st.comm, Err: err})
 		case skip != "":
-			res.Skipped = append(res.Skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: skip})
+			p.skipped = append(p.skipped, Skip{PID: c.pid, Name: c.st.comm, Reason: skip})
 		default:
-			res.Signalled = append(res.Signalled, Signalled{Process: fs.process(c, false), At: time.Now()})
+			p.signalled = append(p.signalled, Signalled{Process: fs.process(c, false), At: time.Now()})
 			if s.keep {
 				w := s.waitHandle(c)
-				waits = append(waits, w)
+				p.waits = append(p.waits, w)
 				return w.dfd == c.dfd // keep the directory when it is what we wait on
 			}
 		}
 		return false
 	})
+	var waits []waitFD // with Wait: one per res.Signalled entry
+	for _, p := range parts {
+		res.Signalled = append(res.Signalled, p.signalled...)
+		res.Failed = append(res.Failed, p.failed...)
+		res.Skipped = append(res.Skipped, p.skipped...)
+		waits = append(waits, p.waits...)
+	}
 	res.Method = s.method()
 	if err != nil {
 		closeWaits(waits)
@@ -136,6 +145,14 @@ func Kill(ctx context.Context, name string, sig syscall.Signal, opts ...Option) 
 		return res, s.wait(ctx, res, waits, cfg.wait)
 	}
 	return res, nil
+}
+
+// killPart is one scan worker's share of a Kill.
+type killPart struct {
+	signalled []Signalled
+	failed    []Failure
+	skipped   []Skip
+	waits     []waitFD
 }
 
 // noneSignalled builds the error for a Kill that signalled nothing.
@@ -207,11 +224,11 @@ func (s *sender) probe() {
 // kill(2) the process is checked again through c.dfd first (alive, same
 // start time, same comm), which leaves a window of microseconds between
 // the check and the kill in which its PID could be reused.
-func (s *sender) signal(c *candidate) (skip string, err error) {
+func (s *sender) signal(fs *procFS, c *candidate) (skip string, err error) {
 	if s.fallback == "" {
 		err = unix.PidfdSendSignal(c.dfd, s.sig, nil, 0)
 	} else {
-		st, serr := s.fs.stat(c.dfd)
+		st, serr := fs.stat(c.dfd)
 		switch {
 		case serr != nil || exitedState(st.state):
 			return "", goneError{}

@@ -298,7 +298,7 @@ func TestSignalAfterExit(t *testing.T) {
 				t.Fatal(err)
 			}
 			p.reap()
-			skip, err := s.signal(c)
+			skip, err := s.signal(fs, c)
 			if !errors.Is(err, syscall.ESRCH) || !errors.Is(err, os.ErrProcessDone) || skip != "" {
 				t.Errorf("signal after exit: skip %q, err %v; want already gone", skip, err)
 			}
@@ -317,18 +317,18 @@ func TestKillFallbackRechecks(t *testing.T) {
 
 	changed := *c
 	changed.st.comm = "something-else"
-	if skip, err := s.signal(&changed); err != nil || skip != SkipChanged {
+	if skip, err := s.signal(fs, &changed); err != nil || skip != SkipChanged {
 		t.Errorf("exec'd process: skip %q, err %v; want %q", skip, err, SkipChanged)
 	}
 	other := *c
 	other.st.start--
-	if skip, err := s.signal(&other); !errors.Is(err, syscall.ESRCH) || skip != "" {
+	if skip, err := s.signal(fs, &other); !errors.Is(err, syscall.ESRCH) || skip != "" {
 		t.Errorf("other start time: skip %q, err %v; want already gone", skip, err)
 	}
 	if !p.alive() {
 		t.Fatal("process was signalled despite the mismatch")
 	}
-	if skip, err := s.signal(c); err != nil || skip != "" {
+	if skip, err := s.signal(fs, c); err != nil || skip != "" {
 		t.Fatalf("signal: skip %q, err %v", skip, err)
 	}
 	if sig := p.killedBy(t); sig != syscall.SIGKILL {
@@ -496,5 +496,49 @@ func TestKillSkipsZombies(t *testing.T) {
 	}
 	if found, err := Find(name); err != nil || len(found) != 1 || found[0].State != "Z" {
 		t.Errorf("Find = %+v, %v; want the zombie listed", found, err)
+	}
+}
+
+// With small shards the scan runs on several goroutines even for a few
+// processes; the result must be the same set, in PID order.
+func TestKillParallelScan(t *testing.T) {
+	sleep := sleepBinary(t)
+	dir := exeDir(t)
+	name := token(t) + "-par"
+	exe := exeCopy(t, dir, sleep, name)
+	other := exeCopy(t, dir, sleep, name+"o")
+	var want []int
+	var bystanders []*proc
+	for i := range 40 {
+		want = append(want, start(t, nil, exe, "300").pid)
+		if i%4 == 0 {
+			bystanders = append(bystanders, start(t, nil, other, "300"))
+		}
+	}
+	slices.Sort(want)
+	shard := func(c *config) { c.shard = 8 }
+	found, err := Find(name, shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := processPIDs(found); !slices.Equal(got, want) {
+		t.Errorf("Find = %v, want %v", got, want)
+	}
+	res, err := Kill(t.Context(), name, syscall.SIGKILL, shard, Wait(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.PIDs(); !slices.Equal(got, want) {
+		t.Errorf("Kill signalled %v, want %v in PID order", got, want)
+	}
+	for _, s := range res.Signalled {
+		if !s.Exited {
+			t.Errorf("pid %d not reported exited", s.PID)
+		}
+	}
+	for _, b := range bystanders {
+		if !b.alive() {
+			t.Errorf("bystander %d killed", b.pid)
+		}
 	}
 }

@@ -157,6 +157,7 @@ type config struct {
 	wait      time.Duration
 	procRoot  string
 	noPidfd   bool // tests: take the kill(2) path
+	shard     int  // tests: processes per scan worker (0: scanShard)
 }
 
 func newConfig(opts []Option) config {

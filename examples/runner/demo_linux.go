@@ -34,6 +34,7 @@ const (
 	demoPrefix     = "fkdemo-"
 	demoPort       = 7007
 	demoProbeEvery = 20 * time.Millisecond
+	demoBaseline   = time.Second // probed before the experiment starts and after it ends
 	netnsDir       = "/run/netns"
 )
 
@@ -318,11 +319,19 @@ func (d *demoNet) summary(w io.Writer, rep *experiment.Report) {
 		fmt.Fprintf(w, "  %-14s %s\n", "before", lossText(d.loss(time.Time{}, first)))
 	}
 	const edge = 200 * time.Millisecond
+	var last time.Time
 	for _, a := range rep.Actions {
 		if a.StartTime.IsZero() || a.EndTime.IsZero() || a.State.Status == experiment.ActionSkipped {
 			continue
 		}
 		fmt.Fprintf(w, "  %-14s %s\n", a.Name, lossText(d.loss(a.StartTime.Add(edge), a.EndTime.Add(-edge))))
+		if a.EndTime.After(last) {
+			last = a.EndTime
+		}
+	}
+	if !last.IsZero() {
+		// Probes of the last half second may still be in flight.
+		fmt.Fprintf(w, "  %-14s %s\n", "after", lossText(d.loss(last.Add(edge), time.Now().Add(-500*time.Millisecond))))
 	}
 }
 

@@ -10,7 +10,10 @@ import (
 	"github.com/faultkit/faultkit/experiment"
 )
 
-const demoProbeEvery = 20 * time.Millisecond
+const (
+	demoProbeEvery = 20 * time.Millisecond
+	demoBaseline   = time.Second
+)
 
 // demoNet needs Linux network namespaces.
 type demoNet struct{ nameA, nameB, addrA, addrB, echo string }

@@ -205,6 +205,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	if demo != nil {
 		demo.startProbe()
+		time.Sleep(demoBaseline) // a baseline before the first fault
 	}
 	e, err := experiment.Start(context.WithoutCancel(ctx), plan, cfg)
 	if err != nil {
@@ -212,32 +213,50 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	var forced bool
+	ctxDone := ctx.Done()
 wait:
 	for signalled := 0; ; {
+		// A pending signal wins over the experiment's end, so that a
+		// second signal sent while the first stop finishes still forces.
+		var s os.Signal
 		select {
-		case <-e.Done():
-			break wait
-		case <-ctx.Done():
-			if signalled == 0 {
-				signalled++
-				e.Stop("Experiment stopped: " + context.Cause(ctx).Error() + ".")
-			}
-		case s := <-sigs:
-			signalled++
-			if signalled == 1 {
-				view.note(fmt.Sprintf("received %s: stopping (send it again to revert at once and exit)", s))
-				e.Stop(fmt.Sprintf("Experiment stopped: received %s.", s))
-				continue
-			}
-			view.note(fmt.Sprintf("received %s again: reverting through the journal and exiting", s))
-			if cfg.Journal != nil {
-				if err := cfg.Journal.Close(); err != nil {
-					fmt.Fprintf(stderr, "runner: journal: %v\n", err)
+		case s = <-sigs:
+		default:
+		}
+		if s == nil {
+			select {
+			case s = <-sigs:
+			case <-e.Done():
+				break wait
+			case <-ctxDone:
+				// main's signal.NotifyContext ends ctx on the same signal
+				// that reaches sigs: give that one a moment to arrive so
+				// the reason names it. A ctx ending alone (a caller's
+				// cancel) stops the experiment but does not count as a
+				// signal.
+				ctxDone = nil
+				select {
+				case s = <-sigs:
+				case <-time.After(50 * time.Millisecond):
+					e.Stop("Experiment stopped: " + context.Cause(ctx).Error() + ".")
+					continue
 				}
 			}
-			forced = true
-			break wait
 		}
+		signalled++
+		if signalled == 1 {
+			view.note(fmt.Sprintf("received %s: stopping (send it again to revert at once and exit)", s))
+			e.Stop(fmt.Sprintf("Experiment stopped: received %s.", s))
+			continue
+		}
+		view.note(fmt.Sprintf("received %s again: reverting through the journal and exiting", s))
+		if cfg.Journal != nil {
+			if err := cfg.Journal.Close(); err != nil {
+				fmt.Fprintf(stderr, "runner: journal: %v\n", err)
+			}
+		}
+		forced = true
+		break wait
 	}
 	rep := e.Snapshot()
 	var err2 error
@@ -246,7 +265,8 @@ wait:
 	} else {
 		rep.Errors = append(rep.Errors, "forced exit by a second signal: faults reverted through the journal; the experiment did not reach a final state")
 	}
-	if demo != nil {
+	if demo != nil && !forced {
+		time.Sleep(demoBaseline + 700*time.Millisecond) // and one after the last (echoes in flight for 500 ms)
 		demo.stopProbe()
 	}
 	view.finish(rep)

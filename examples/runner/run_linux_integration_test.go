@@ -1,0 +1,565 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultkit/faultkit/experiment"
+	"github.com/faultkit/faultkit/internal/nettest"
+	"github.com/faultkit/faultkit/internal/testenv"
+)
+
+// End-to-end tests: the runner binary, built once, runs templates with the
+// real engines, as root.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func runnerBinary(t *testing.T) string {
+	t.Helper()
+	testenv.RequireRoot(t)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "faultkit-runner-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "runner")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// proc is a running runner.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	lines  chan string // stderr lines
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+func startRunner(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(runnerBinary(t), args...), lines: make(chan string, 1000), done: make(chan struct{})}
+	p.cmd.Stdout = &p.stdout
+	pr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+		close(p.lines)
+	}()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+// waitLine waits for a stderr line containing all of parts.
+func (p *proc) waitLine(t *testing.T, timeout time.Duration, parts ...string) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("runner exited before logging %q\nstderr:\n%s", parts, p.stderrText())
+			}
+			all := true
+			for _, s := range parts {
+				all = all && strings.Contains(l, s)
+			}
+			if all {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no line with %q within %s\nstderr:\n%s", parts, timeout, p.stderrText())
+		}
+	}
+}
+
+func (p *proc) stderrText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// wait waits for the exit and returns the status.
+func (p *proc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		for range p.lines {
+		}
+		errc <- p.cmd.Wait()
+	}()
+	select {
+	case err := <-errc:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(timeout):
+		p.cmd.Process.Kill()
+		t.Fatalf("runner did not exit within %s\nstderr:\n%s", timeout, p.stderrText())
+	}
+	return -1
+}
+
+func readReport(t *testing.T, path string) *experiment.Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := experiment.ValidateReport(data); err != nil {
+		t.Errorf("report does not match its schema: %v", err)
+	}
+	var rep experiment.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return &rep
+}
+
+func writeTemplate(t *testing.T, body string) string {
+	t.Helper()
+	return writeFile(t, "template.json", body)
+}
+
+// ecsTemplate wraps actions in a valid template on an aws:ecs:task target.
+func ecsTemplate(selection, actions string) string {
+	return `{
+  "description": "e2e",
+  "roleArn": "arn:aws:iam::123456789012:role/fis",
+  "targets": {"app": {"resourceType": "aws:ecs:task", "resourceTags": {"app": "e2e"}, "selectionMode": "` + selection + `"}},
+  "actions": {` + actions + `},
+  "stopConditions": [{"source": "none"}]
+}`
+}
+
+func TestE2ECPUStressTemplate(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--report", report, "../templates/cpu-stress.json")
+	code := p.wait(t, 2*time.Minute)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout.String(), p.stderrText())
+	}
+	rep := readReport(t, report)
+	if rep.State.Status != experiment.StatusCompleted {
+		t.Fatalf("state = %+v", rep.State)
+	}
+	cpu := mustReportAction(t, rep, "cpu")
+	load, _ := cpu.Metric("load_percent")
+	cpuSeconds, _ := cpu.Metric("cpu_seconds")
+	held := cpu.EndTime.Sub(cpu.StartTime)
+	// The kernel's own accounting of the runner process must cover the CPU
+	// time the report claims the workers burned.
+	ru := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	procCPU := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	t.Logf("cpu-stress: held %s, load_percent %.1f (target 50), cpu_seconds %.2f, runner process CPU %.2fs",
+		held.Round(time.Millisecond), load, cpuSeconds, procCPU.Seconds())
+	if held < 5*time.Second {
+		t.Errorf("held %s, want at least the template's PT5S", held)
+	}
+	if cpuSeconds < 0.2 {
+		t.Errorf("cpu_seconds = %.2f: no CPU burned", cpuSeconds)
+	}
+	if procCPU.Seconds() < 0.95*cpuSeconds {
+		t.Errorf("the process used %.2fs CPU, less than the %.2fs the report claims", procCPU.Seconds(), cpuSeconds)
+	}
+	if load <= 0 || load > 60 {
+		t.Errorf("load_percent = %.1f, want (0, 60] for a 50%% target", load)
+	}
+	if !strings.Contains(p.stdout.String(), "completed") {
+		t.Errorf("no summary on stdout: %q", p.stdout.String())
+	}
+	if rep.Template.Digest == "" || rep.Template.File != "../templates/cpu-stress.json" {
+		t.Errorf("template info = %+v", rep.Template)
+	}
+}
+
+func TestE2EParallelTemplateTimeline(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--report", report, "../templates/parallel.json")
+	if code := p.wait(t, 2*time.Minute); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+	rep := readReport(t, report)
+	cpu, io, peak := mustReportAction(t, rep, "cpu"), mustReportAction(t, rep, "io"), mustReportAction(t, rep, "cpu-peak")
+	for _, a := range []*experiment.ActionReport{cpu, io, peak} {
+		if a.State.Status != experiment.ActionCompleted {
+			t.Errorf("%s = %+v", a.Name, a.State)
+		}
+	}
+	if !cpu.StartTime.Before(io.EndTime) || !io.StartTime.Before(cpu.EndTime) {
+		t.Errorf("cpu [%v, %v] and io [%v, %v] did not run in parallel", cpu.StartTime, cpu.EndTime, io.StartTime, io.EndTime)
+	}
+	if peak.StartTime.Before(cpu.EndTime) || peak.StartTime.Before(io.EndTime) {
+		t.Errorf("cpu-peak started %v before cpu (%v) and io (%v) completed", peak.StartTime, cpu.EndTime, io.EndTime)
+	}
+	written, _ := io.Metric("bytes_written")
+	if written <= 0 {
+		t.Errorf("io wrote %v bytes", written)
+	}
+	if got := experimentStatuses(rep); strings.Join(got, ",") != "initiating,running,completed" {
+		t.Errorf("experiment timeline = %v", got)
+	}
+}
+
+// nftTables lists the nftables tables of a namespace.
+func nftTables(t *testing.T, ns *nettest.NS) string {
+	t.Helper()
+	out, err := ns.Exec(context.Background(), "nft", "list", "tables")
+	if err != nil {
+		t.Fatalf("nft list tables: %v: %s", err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+const blackholeAction = `"blackhole": {"actionId": "aws:ecs:task-network-blackhole-port",
+  "parameters": {"duration": "PT1M", "port": "9", "protocol": "udp", "trafficType": "egress"}, "targets": {"Tasks": "app"}},
+ "after": {"actionId": "aws:ecs:task-cpu-stress", "parameters": {"duration": "PT1S", "percent": "10"},
+  "targets": {"Tasks": "app"}, "startAfter": ["blackhole"]}`
+
+func TestE2ESIGINTStopsCleanly(t *testing.T) {
+	testenv.RequireFeature(t, testenv.NFTables)
+	ns := nettest.NewNS(t)
+	before := nftTables(t, ns)
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--plain", "--report", report, "--target", "netns:"+ns.Path(),
+		writeTemplate(t, ecsTemplate("ALL", blackholeAction)))
+	p.waitLine(t, time.Minute, "status=running", "name=blackhole")
+	during := nftTables(t, ns)
+	if during == before {
+		t.Fatalf("no nftables table while the blackhole runs: %q", during)
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code := p.wait(t, time.Minute)
+	if code != exitStopped {
+		t.Errorf("exit %d, want %d (stopped)\n%s", code, exitStopped, p.stderrText())
+	}
+	rep := readReport(t, report)
+	if rep.State.Status != experiment.StatusStopped || !strings.Contains(rep.State.Reason, "interrupt") {
+		t.Errorf("state = %+v", rep.State)
+	}
+	if got := mustReportAction(t, rep, "blackhole").State.Status; got != experiment.ActionStopped {
+		t.Errorf("blackhole = %s, want stopped", got)
+	}
+	if got := mustReportAction(t, rep, "after").State.Status; got != experiment.ActionCancelled {
+		t.Errorf("after = %s, want cancelled", got)
+	}
+	if got := experimentStatuses(rep); strings.Join(got, ",") != "initiating,running,stopping,stopped" {
+		t.Errorf("experiment timeline = %v", got)
+	}
+	if after := nftTables(t, ns); after != before {
+		t.Errorf("left behind in the namespace: %q (before: %q)", after, before)
+	}
+	assertNoJournal(t, p.cmd.Process.Pid)
+}
+
+func TestE2ESecondSignalForcesExit(t *testing.T) {
+	testenv.RequireFeature(t, testenv.NFTables)
+	ns := nettest.NewNS(t)
+	before := nftTables(t, ns)
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--plain", "--report", report, "--target", "netns:"+ns.Path(),
+		writeTemplate(t, ecsTemplate("ALL", blackholeAction)))
+	p.waitLine(t, time.Minute, "status=running", "name=blackhole")
+	// Two different signals: the same one sent twice in a row could be
+	// merged into one by the kernel or the Go runtime.
+	p.cmd.Process.Signal(os.Interrupt)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, time.Minute); code != exitForced {
+		t.Errorf("exit %d, want %d\n%s", code, exitForced, p.stderrText())
+	}
+	if after := nftTables(t, ns); after != before {
+		t.Errorf("left behind: %q", after)
+	}
+	rep := readReport(t, report)
+	if len(rep.Errors) == 0 || !strings.Contains(strings.Join(rep.Errors, ";"), "forced exit") {
+		t.Errorf("report errors = %v", rep.Errors)
+	}
+	assertNoJournal(t, p.cmd.Process.Pid)
+}
+
+func TestE2ESIGKILLLeavesNothing(t *testing.T) {
+	testenv.RequireFeature(t, testenv.NFTables)
+	ns := nettest.NewNS(t)
+	before := nftTables(t, ns)
+	p := startRunner(t, "run", "--plain", "--target", "netns:"+ns.Path(), writeTemplate(t, ecsTemplate("ALL", blackholeAction)))
+	p.waitLine(t, time.Minute, "status=running", "name=blackhole")
+	p.cmd.Process.Kill()
+	p.wait(t, time.Minute)
+	// The journal's guardian reverts within about a second.
+	deadline := time.Now().Add(10 * time.Second)
+	for nftTables(t, ns) != before {
+		if time.Now().After(deadline) {
+			t.Fatalf("still there 10 s after SIGKILL: %q", nftTables(t, ns))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestE2ELocalStopCondition(t *testing.T) {
+	testenv.RequireFeature(t, testenv.NFTables)
+	ns := nettest.NewNS(t)
+	before := nftTables(t, ns)
+	flagFile := filepath.Join(t.TempDir(), "unhealthy")
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--plain", "--report", report, "--target", "netns:"+ns.Path(),
+		"--stop-on-cmd", "test ! -e "+flagFile, "--probe-interval", "100ms",
+		writeTemplate(t, ecsTemplate("ALL", blackholeAction)))
+	p.waitLine(t, time.Minute, "status=running", "name=blackhole")
+	if err := os.WriteFile(flagFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, time.Minute); code != exitStopped {
+		t.Errorf("exit %d, want %d\n%s", code, exitStopped, p.stderrText())
+	}
+	rep := readReport(t, report)
+	if rep.State.Status != experiment.StatusStopped || !strings.Contains(rep.State.Reason, "faultkit:command-probe") {
+		t.Errorf("state = %+v", rep.State)
+	}
+	if len(rep.Stops) != 1 || !rep.Stops[0].Tripped {
+		t.Errorf("stop conditions = %+v", rep.Stops)
+	}
+	if got := mustReportAction(t, rep, "after").State.Status; got != experiment.ActionCancelled {
+		t.Errorf("after = %s, want cancelled", got)
+	}
+	if after := nftTables(t, ns); after != before {
+		t.Errorf("left behind: %q", after)
+	}
+}
+
+func TestE2ESelectionOverNamespaces(t *testing.T) {
+	testenv.RequireFeature(t, testenv.NFTables)
+	var nss []*nettest.NS
+	args := []string{"run", "--plain"}
+	for range 4 {
+		ns := nettest.NewNS(t)
+		nss = append(nss, ns)
+		args = append(args, "--target", "netns:"+ns.Path())
+	}
+	for _, tc := range []struct {
+		mode string
+		want int
+	}{{"COUNT(3)", 3}, {"PERCENT(50)", 2}, {"PERCENT(30)", 1}, {"ALL", 4}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			report := filepath.Join(t.TempDir(), "report.json")
+			tpl := writeTemplate(t, ecsTemplate(tc.mode, `"blackhole": {"actionId": "aws:ecs:task-network-blackhole-port",
+  "parameters": {"duration": "PT2S", "port": "9", "protocol": "udp", "trafficType": "egress"}, "targets": {"Tasks": "app"}}`))
+			p := startRunner(t, append(append([]string{}, args...), "--report", report, tpl)...)
+			p.waitLine(t, time.Minute, "status=running", "name=blackhole")
+			withTable := 0
+			for _, ns := range nss {
+				if strings.Contains(nftTables(t, ns), "table") {
+					withTable++
+				}
+			}
+			if code := p.wait(t, time.Minute); code != exitOK {
+				t.Fatalf("exit %d\n%s", code, p.stderrText())
+			}
+			if withTable != tc.want {
+				t.Errorf("%s: %d namespaces had a blackhole table, want %d", tc.mode, withTable, tc.want)
+			}
+			rep := readReport(t, report)
+			if tr := rep.Targets["app"]; tr == nil || tr.Candidates != 4 || len(tr.Selected) != tc.want {
+				t.Errorf("target report = %+v", tr)
+			}
+			if f := mustReportAction(t, rep, "blackhole").Faults; len(f) != tc.want {
+				t.Errorf("%d faults, want %d", len(f), tc.want)
+			}
+			for _, ns := range nss {
+				if s := nftTables(t, ns); s != "" {
+					t.Errorf("left behind in %s: %q", ns.Name(), s)
+				}
+			}
+		})
+	}
+}
+
+func TestE2EDemoNetwork(t *testing.T) {
+	testenv.RequireFeature(t, testenv.NFTables)
+	testenv.RequireFeature(t, testenv.NetNS)
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--plain", "--demo-netns", "--report", report, "../templates/network-demo.json")
+	if code := p.wait(t, 2*time.Minute); code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout.String(), p.stderrText())
+	}
+	out := p.stdout.String()
+	t.Logf("demo summary:\n%s", out[strings.Index(out, "Demo probe"):])
+	lossOf := func(name string) float64 {
+		for _, l := range strings.Split(out, "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 4 && f[0] == name && strings.HasPrefix(f[3], "(") {
+				var pct float64
+				fmt.Sscanf(strings.Trim(f[3], "(%)"), "%g", &pct)
+				return pct
+			}
+		}
+		t.Fatalf("no probe line for %s in:\n%s", name, out)
+		return 0
+	}
+	if l := lossOf("before"); l > 5 {
+		t.Errorf("loss before the experiment = %.0f%%", l)
+	}
+	if l := lossOf("blackhole"); l < 99 {
+		t.Errorf("loss during the blackhole = %.0f%%, want 100%%", l)
+	}
+	// 30% loss, ~230 probes: binomial 99.9% bounds are about 20-40%.
+	if l := lossOf("packet-loss"); l < 18 || l > 42 {
+		t.Errorf("loss during packet-loss = %.0f%%, want about 30%%", l)
+	}
+	rep := readReport(t, report)
+	if d, _ := mustReportAction(t, rep, "blackhole").Metric("packets_dropped"); d <= 0 {
+		t.Errorf("blackhole packets_dropped = %v", d)
+	}
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), fmt.Sprintf("%s%d-", demoPrefix, p.cmd.Process.Pid)) {
+			t.Errorf("demo namespace left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestE2EDryRunTouchesNothing(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--dry-run", "--report", report, "../templates/parallel.json")
+	if code := p.wait(t, time.Minute); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+	if !strings.Contains(p.stdout.String(), "Level 1") {
+		t.Errorf("no plan on stdout:\n%s", p.stdout.String())
+	}
+	rep := readReport(t, report)
+	if !rep.DryRun || rep.State.Status != experiment.StatusCompleted {
+		t.Errorf("report = %+v", rep.State)
+	}
+	for _, a := range rep.Actions {
+		if a.State.Status != experiment.ActionSkipped {
+			t.Errorf("%s = %s, want skipped", a.Name, a.State.Status)
+		}
+		for _, f := range a.Faults {
+			if !f.Injected.IsZero() {
+				t.Errorf("%s injected in a dry run", a.Name)
+			}
+		}
+	}
+	assertNoJournal(t, p.cmd.Process.Pid)
+}
+
+func TestE2EUnsupportedActions(t *testing.T) {
+	tpl := writeTemplate(t, `{
+  "description": "mixed",
+  "roleArn": "arn:aws:iam::123456789012:role/fis",
+  "targets": {
+    "app": {"resourceType": "aws:ecs:task", "resourceTags": {"app": "e2e"}, "selectionMode": "ALL"},
+    "vms": {"resourceType": "aws:ec2:instance", "resourceTags": {"app": "e2e"}, "selectionMode": "ALL"}
+  },
+  "actions": {
+    "cpu": {"actionId": "aws:ecs:task-cpu-stress", "parameters": {"duration": "PT1S", "percent": "10"}, "targets": {"Tasks": "app"}},
+    "stop-vms": {"actionId": "aws:ec2:stop-instances", "targets": {"Instances": "vms"}}
+  },
+  "stopConditions": [{"source": "none"}]
+}`)
+	p := startRunner(t, "run", "--plain", tpl)
+	if code := p.wait(t, time.Minute); code != exitInvalid {
+		t.Errorf("exit %d, want %d", code, exitInvalid)
+	}
+	if !strings.Contains(p.stdout.String(), "stop-vms (aws:ec2:stop-instances)") {
+		t.Errorf("no clear message:\n%s\n%s", p.stdout.String(), p.stderrText())
+	}
+	report := filepath.Join(t.TempDir(), "report.json")
+	p = startRunner(t, "run", "--plain", "--skip-unsupported", "--report", report, tpl)
+	if code := p.wait(t, time.Minute); code != exitOK {
+		t.Fatalf("--skip-unsupported: exit %d\n%s", code, p.stderrText())
+	}
+	rep := readReport(t, report)
+	if got := mustReportAction(t, rep, "stop-vms").State.Status; got != experiment.ActionSkipped {
+		t.Errorf("stop-vms = %s", got)
+	}
+	if got := mustReportAction(t, rep, "cpu").State.Status; got != experiment.ActionCompleted {
+		t.Errorf("cpu = %s", got)
+	}
+}
+
+func assertNoJournal(t *testing.T, pid int) {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join("/run/faultkit", fmt.Sprintf("%d-*", pid)))
+	if len(matches) > 0 {
+		t.Errorf("journal left behind: %v", matches)
+	}
+}
+
+func mustReportAction(t *testing.T, rep *experiment.Report, name string) *experiment.ActionReport {
+	t.Helper()
+	a, ok := rep.Action(name)
+	if !ok {
+		t.Fatalf("no action %s in the report", name)
+	}
+	return a
+}
+
+func experimentStatuses(rep *experiment.Report) []string {
+	var out []string
+	for _, ev := range rep.Timeline {
+		if ev.Type == experiment.EventExperiment {
+			out = append(out, ev.Status)
+		}
+	}
+	return out
+}

@@ -7,14 +7,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/faultkit/faultkit/experiment"
 	"github.com/faultkit/faultkit/internal/nettest"
@@ -237,19 +243,19 @@ func TestE2EParallelTemplateTimeline(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, p.stderrText())
 	}
 	rep := readReport(t, report)
-	cpu, io, peak := mustReportAction(t, rep, "cpu"), mustReportAction(t, rep, "io"), mustReportAction(t, rep, "cpu-peak")
-	for _, a := range []*experiment.ActionReport{cpu, io, peak} {
+	cpu, ios, peak := mustReportAction(t, rep, "cpu"), mustReportAction(t, rep, "io"), mustReportAction(t, rep, "cpu-peak")
+	for _, a := range []*experiment.ActionReport{cpu, ios, peak} {
 		if a.State.Status != experiment.ActionCompleted {
 			t.Errorf("%s = %+v", a.Name, a.State)
 		}
 	}
-	if !cpu.StartTime.Before(io.EndTime) || !io.StartTime.Before(cpu.EndTime) {
-		t.Errorf("cpu [%v, %v] and io [%v, %v] did not run in parallel", cpu.StartTime, cpu.EndTime, io.StartTime, io.EndTime)
+	if !cpu.StartTime.Before(ios.EndTime) || !ios.StartTime.Before(cpu.EndTime) {
+		t.Errorf("cpu [%v, %v] and io [%v, %v] did not run in parallel", cpu.StartTime, cpu.EndTime, ios.StartTime, ios.EndTime)
 	}
-	if peak.StartTime.Before(cpu.EndTime) || peak.StartTime.Before(io.EndTime) {
-		t.Errorf("cpu-peak started %v before cpu (%v) and io (%v) completed", peak.StartTime, cpu.EndTime, io.EndTime)
+	if peak.StartTime.Before(cpu.EndTime) || peak.StartTime.Before(ios.EndTime) {
+		t.Errorf("cpu-peak started %v before cpu (%v) and io (%v) completed", peak.StartTime, cpu.EndTime, ios.EndTime)
 	}
-	written, _ := io.Metric("bytes_written")
+	written, _ := ios.Metric("bytes_written")
 	if written <= 0 {
 		t.Errorf("io wrote %v bytes", written)
 	}
@@ -562,4 +568,70 @@ func experimentStatuses(rep *experiment.Report) []string {
 		}
 	}
 	return out
+}
+
+// fakeCloudWatch answers DescribeAlarms in Smithy RPC v2 CBOR, the
+// protocol of the cloudwatch client in go.mod: OK for the first two
+// requests, ALARM after.
+func fakeCloudWatch(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/operation/DescribeAlarms") {
+			http.Error(w, "unexpected "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		v, err := cbor.Decode(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		names, _ := v.(cbor.Map)["AlarmNames"].(cbor.List)
+		state := "OK"
+		if n.Add(1) > 2 {
+			state = "ALARM"
+		}
+		alarms := cbor.List{}
+		for _, name := range names {
+			alarms = append(alarms, cbor.Map{"AlarmName": name, "StateValue": cbor.String(state)})
+		}
+		w.Header().Set("Content-Type", "application/cbor")
+		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+		w.Write(cbor.Encode(cbor.Map{"MetricAlarms": alarms}))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestE2ECloudWatchAlarmStops(t *testing.T) {
+	testenv.RequireFeature(t, testenv.NFTables)
+	ns := nettest.NewNS(t)
+	before := nftTables(t, ns)
+	srv, requests := fakeCloudWatch(t)
+	tpl := writeTemplate(t, strings.Replace(ecsTemplate("ALL", blackholeAction),
+		`"stopConditions": [{"source": "none"}]`,
+		`"stopConditions": [{"source": "aws:cloudwatch:alarm", "value": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:api-errors"}]`, 1))
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := exec.Command(runnerBinary(t), "run", "--plain", "--report", report, "--target", "netns:"+ns.Path(),
+		"--cloudwatch-endpoint", srv.URL, "--alarm-interval", "200ms", tpl)
+	p.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDE2E", "AWS_SECRET_ACCESS_KEY=secret",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	out, err := p.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
+		t.Fatalf("exit %v, want %d\n%s", err, exitStopped, out)
+	}
+	rep := readReport(t, report)
+	if !strings.Contains(rep.State.Reason, "api-errors is in state ALARM") {
+		t.Errorf("reason = %q", rep.State.Reason)
+	}
+	if got := mustReportAction(t, rep, "blackhole").State.Status; got != experiment.ActionStopped {
+		t.Errorf("blackhole = %s, want stopped", got)
+	}
+	if requests.Load() < 3 {
+		t.Errorf("%d DescribeAlarms requests", requests.Load())
+	}
+	if after := nftTables(t, ns); after != before {
+		t.Errorf("left behind: %q", after)
+	}
 }

@@ -145,8 +145,10 @@ func (v *view) redraw(rep *experiment.Report) {
 	for _, n := range v.notes {
 		lines = append(lines, "  ! "+n)
 	}
+	width := terminalWidth(v.out)
 	for _, l := range lines {
-		b.WriteString(l + "\n")
+		// A wrapped line would throw off the cursor-up count of the next frame.
+		b.WriteString(truncateVisible(l, width) + "\n")
 	}
 	v.drawn = len(lines)
 	v.lastDraw = now
@@ -242,4 +244,36 @@ func colour(s string) string {
 		code = "31"
 	}
 	return fmt.Sprintf("\x1b[%sm%-10s\x1b[0m", code, s)
+}
+
+// truncateVisible cuts s to width visible columns (one per rune), not
+// counting ANSI escape sequences; width 0 means no limit.
+func truncateVisible(s string, width int) string {
+	if width <= 0 {
+		return s
+	}
+	var b strings.Builder
+	visible := 0
+	inEsc := false
+	for _, r := range s {
+		switch {
+		case inEsc:
+			b.WriteRune(r)
+			if r >= '@' && r <= '~' && r != '[' {
+				inEsc = false
+			}
+			continue
+		case r == '\x1b':
+			inEsc = true
+			b.WriteRune(r)
+			continue
+		}
+		if visible == width-1 {
+			b.WriteString("\x1b[0m")
+			return b.String()
+		}
+		b.WriteRune(r)
+		visible++
+	}
+	return b.String()
 }

@@ -122,7 +122,7 @@ func TestCompareExec(t *testing.T) {
 	if err := execOp(tcPath, [][]string{{"-n", ns, "qdisc", "del", "dev", p.AIf, "root"}}); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("%-8s %7s %14s %14s %14s %14s %8s\n", "sources", "tc cmds", "engine median", "engine min", "exec median", "exec min", "ratio")
+	fmt.Printf("%-8s %7s %14s %14s %14s %14s %12s %9s\n", "sources", "tc cmds", "engine median", "engine min", "exec median", "exec min", "median ratio", "min ratio")
 	for _, n := range benchSourceCounts {
 		cmds := execCommands(ns, p.AIf, n)
 		engIters, execIters := 30, 5
@@ -137,8 +137,8 @@ func TestCompareExec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Printf("%-8d %7d %14v %14v %14v %14v %7.1fx\n", n, len(cmds), em.Round(time.Microsecond), emin.Round(time.Microsecond),
-			xm.Round(time.Microsecond), xmin.Round(time.Microsecond), float64(xm)/float64(em))
+		fmt.Printf("%-8d %7d %14v %14v %14v %14v %11.1fx %8.1fx\n", n, len(cmds), em.Round(time.Microsecond), emin.Round(time.Microsecond),
+			xm.Round(time.Microsecond), xmin.Round(time.Microsecond), float64(xm)/float64(em), float64(xmin)/float64(emin))
 	}
 }
 

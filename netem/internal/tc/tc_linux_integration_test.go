@@ -655,10 +655,16 @@ func removeExternally(t *testing.T, ns fault.NetNS, link string) {
 // guardian to delete the qdisc within 2 s.
 func TestGuardianRevertsAfterSIGKILL(t *testing.T) {
 	p := newPair(t)
+	for _, dir := range []Direction{Egress, Ingress} {
+		t.Run(dir.String(), func(t *testing.T) { guardianAfterSIGKILL(t, p, dir) })
+	}
+}
+
+func guardianAfterSIGKILL(t *testing.T, p *nettest.Pair, dir Direction) {
 	state := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperApplyAndHang$", "-test.v")
 	cmd.Env = append(os.Environ(), "FAULTKIT_TC_HELPER=1", "FAULTKIT_TC_NS="+p.A.Path(),
-		"FAULTKIT_TC_LINK="+p.AIf, "FAULTKIT_TC_STATE="+state)
+		"FAULTKIT_TC_LINK="+p.AIf, "FAULTKIT_TC_STATE="+state, fmt.Sprintf("FAULTKIT_TC_DIR=%d", dir))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -717,7 +723,7 @@ func TestGuardianRevertsAfterSIGKILL(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("guardian removed the qdisc %v after SIGKILL", took)
+	t.Logf("%s: guardian removed the impairment %v after SIGKILL", dir, took)
 	if took > 2*time.Second {
 		t.Errorf("guardian took %v, want ≤ 2s\nchild stderr: %s", took, stderr.String())
 	}
@@ -760,7 +766,11 @@ func TestHelperApplyAndHang(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	if _, err := Apply(context.Background(), j, Config{NetNS: ns, Link: os.Getenv("FAULTKIT_TC_LINK"), Delay: 100 * time.Millisecond}); err != nil {
+	dir := Egress
+	if os.Getenv("FAULTKIT_TC_DIR") == fmt.Sprint(int(Ingress)) {
+		dir = Ingress
+	}
+	if _, err := Apply(context.Background(), j, Config{NetNS: ns, Link: os.Getenv("FAULTKIT_TC_LINK"), Direction: dir, Delay: 100 * time.Millisecond}); err != nil {
 		fail(err)
 	}
 	fmt.Println("APPLIED")

@@ -238,9 +238,10 @@ func (a *Applied) checkConflict(cn conn) error {
 // (or a link or namespace that disappeared) count as removed. It removes
 // only faultkit's objects: the root qdisc with faultkit's handle, the
 // ingress qdisc whose filter redirects to faultkit's ifb, the ifb device.
-// It finishes even when ctx is canceled (the requests take milliseconds).
-func (a *Applied) Revert(ctx context.Context) error {
-	_ = ctx // see above
+// It runs to the end even when ctx is already canceled, as it is when a
+// caller reverts because its context ended: leaving an impairment behind
+// is worse than a few milliseconds of netlink requests.
+func (a *Applied) Revert(_ context.Context) error {
 	a.mu.Lock()
 	done := a.reverted
 	a.mu.Unlock()

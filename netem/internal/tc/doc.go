@@ -59,6 +59,15 @@
 // process can answer "running or not", and Remove deletes such a tree
 // without the Applied that created it.
 //
+// # Side effects outside the target namespace
+//
+// The first use of sch_netem, sch_prio, cls_u32, cls_flow, act_mirred and
+// ifb loads their kernel modules (the kernel does so on demand). Loading
+// ifb with its default parameters also creates ifb0 and ifb1 in the
+// initial namespace (module parameter numifbs, 2 by default); faultkit
+// never uses or removes those. Hosts that mind set "options ifb
+// numifbs=0" in /etc/modprobe.d.
+//
 // # Queue limit
 //
 // netem's default queue of 1000 packets silently drops traffic above about

@@ -144,6 +144,12 @@ func prefixKeys(p netip.Prefix, m match) []gotc.U32Key {
 }
 
 // u32Filter is one "u32 ... flowid classid" filter for a prefix.
+//
+// Note for maintainers: go-tc (v0.4.5-0.20240822175159) writes the
+// tc_u32_sel header fields after nkeys (offmask, off, offoff, hoff, hmask)
+// one byte early, with the padding byte at the end instead of at offset 3.
+// That is harmless only because the engine leaves all of them zero; the
+// keys themselves start at the right offset (16).
 func u32Filter(ifindex, parent uint32, prio uint16, p netip.Prefix, m match, classid uint32) *gotc.Object {
 	keys := prefixKeys(p, m)
 	return &gotc.Object{

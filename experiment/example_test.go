@@ -2,6 +2,7 @@ package experiment_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/faultkit/faultkit/experiment"
@@ -84,4 +85,47 @@ func ExampleParseTarget() {
 	// netns netns:/run/netns/demo /run/netns/demo <nil>
 	// pid pid:4242 /proc/4242/ns/net <nil>
 	// cgroup cgroup:/system.slice/app.service  <nil>
+}
+
+// Start runs the experiment in the background; Stop stops it as FIS's
+// StopExperiment does: running actions revert, pending ones are cancelled.
+func ExampleExperiment_Stop() {
+	tpl, _ := template.Parse([]byte(`{
+	  "description": "long stress",
+	  "roleArn": "arn:aws:iam::123456789012:role/fis",
+	  "targets": {"me": {"resourceType": "aws:ecs:task", "resourceTags": {"app": "demo"}, "selectionMode": "ALL"}},
+	  "actions": {
+	    "cpu":   {"actionId": "aws:ecs:task-cpu-stress", "parameters": {"duration": "PT1H"}, "targets": {"Tasks": "me"}},
+	    "after": {"actionId": "aws:ecs:task-cpu-stress", "parameters": {"duration": "PT1M"}, "targets": {"Tasks": "me"},
+	              "startAfter": ["cpu"]}
+	  },
+	  "stopConditions": [{"source": "none"}]
+	}`))
+	plan, _ := template.NewPlan(tpl, template.PlanOptions{})
+	spec, _ := fault.ECSTaskActionSpec(fault.ActionTaskCPUStress)
+	reg, _ := fault.NewRegistry([]fault.Action{{Spec: spec, New: func(fault.Params) (fault.Fault, error) {
+		return printFault{"cpu-stress"}, nil
+	}}})
+	running := make(chan struct{})
+	e, _ := experiment.Start(context.Background(), plan, experiment.Config{
+		Registry: reg, Targets: []experiment.Target{experiment.Host()}, NoJournal: true,
+		Observer: func(ev experiment.Event) {
+			if ev.Type == experiment.EventAction && ev.Status == string(experiment.ActionRunning) {
+				close(running)
+			}
+		},
+	})
+	<-running
+	e.Stop("Stopped from the example.")
+	rep, err := e.Wait()
+	fmt.Println(rep.State.Status, rep.State.Reason, errors.Is(err, experiment.ErrStopped))
+	for _, a := range rep.Actions {
+		fmt.Println(a.Name, a.State.Status)
+	}
+	// Output:
+	// inject cpu-stress
+	// revert cpu-stress
+	// stopped Stopped from the example. true
+	// cpu stopped
+	// after cancelled
 }

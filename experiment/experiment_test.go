@@ -581,3 +581,30 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		t.Errorf("Start = %v, want an error naming the mode", err)
 	}
 }
+
+func TestWaitAction(t *testing.T) {
+	t.Parallel()
+	l := newLedger()
+	plan := buildPlan(t, nil,
+		act{name: "first", dur: 10 * time.Millisecond},
+		act{name: "pause", actionID: template.ActionWait, dur: 150 * time.Millisecond, after: []string{"first"}},
+		act{name: "second", dur: 10 * time.Millisecond, after: []string{"pause"}},
+	)
+	rep, err := experiment.Run(context.Background(), plan, baseConfig(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pause := mustAction(t, rep, "pause")
+	if got := actionStates(rep, "pause"); !equal(got, []string{"initiating", "running", "completed"}) {
+		t.Errorf("pause states = %v", got)
+	}
+	if held := pause.EndTime.Sub(pause.StartTime); held < 150*time.Millisecond {
+		t.Errorf("the wait ended after %s, before its 150ms", held)
+	}
+	if len(pause.Faults) != 0 {
+		t.Errorf("wait has faults: %+v", pause.Faults)
+	}
+	if inj := l.find("inject", "second")[0].at; inj.Before(pause.EndTime) {
+		t.Errorf("second injected at %v, before the wait ended at %v", inj, pause.EndTime)
+	}
+}

@@ -136,8 +136,9 @@ func (v *view) redraw(rep *experiment.Report) {
 		case !a.StartTime.IsZero():
 			timing = fmt.Sprintf("%5.1fs", el.Seconds())
 		}
-		lines = append(lines, fmt.Sprintf("  %-14s %-30s %-20s %-28s %s", a.Name, a.ActionID,
-			colour(string(a.State.Status)), timing, figures(a)))
+		// The action ID goes last: on a narrow terminal the figures matter more.
+		lines = append(lines, fmt.Sprintf("  %-14s %s %-26s %s  [%s]", a.Name,
+			colour(string(a.State.Status)), timing, figures(a), a.ActionID))
 	}
 	if v.demo != nil {
 		lines = append(lines, "  demo probe (last second): "+v.demo.recent())

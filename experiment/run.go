@@ -258,14 +258,11 @@ func (e *Experiment) Stop(reason string) {
 	if reason == "" {
 		reason = "Experiment stopped by the user."
 	}
-	e.mu.Lock()
-	final := e.rep.State.Status.Terminal()
-	e.mu.Unlock()
-	if final {
-		return
-	}
 	e.stopOnce.Do(func() {
 		e.update(func() []Event {
+			if e.rep.State.Status.Terminal() {
+				return nil // already over: nothing to stop
+			}
 			e.stopped = true
 			e.stopReason = reason
 			if e.failReason != "" {
@@ -592,6 +589,10 @@ func (e *Experiment) initiate(ctx context.Context) (*fault.Journal, func(), []St
 				Candidates: len(cands), Selected: append([]Target{}, sel...)}
 			return nil
 		})
+		if len(cands) == 0 && len(tt.ResourceArns) > 0 {
+			// FIS: targets defined by ARN that are not found always fail.
+			return nil, noop, nil, fmt.Errorf("target resolution failed: target %q: none of its resourceArns is a local target", name)
+		}
 		if len(sel) == 0 && e.cfg.EmptyTargetResolutionMode != EmptyTargetSkip {
 			return nil, noop, nil, fmt.Errorf("target resolution failed: target %q (%s of %d candidates) resolved to no resources; set experimentOptions.emptyTargetResolutionMode to \"skip\" to skip its actions",
 				name, mode, len(cands))

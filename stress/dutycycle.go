@@ -9,8 +9,9 @@ const (
 	// the default CFS bandwidth period (cpu.cfs_period_us = 100000), so a
 	// worker's burst fits a quota period instead of straddling two.
 	SlicePeriod = 100 * time.Millisecond
-	// Window is the span the duty cycle is held to: over any Window, a
-	// worker's CPU time is kept close to load × Window.
+	// Window is the span of the *_1s metrics: the load a worker achieved
+	// over its most recent Window of slices. The controller keeps every
+	// such window close to the target (see dutyCycle).
 	Window = time.Second
 )
 

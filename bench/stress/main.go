@@ -20,6 +20,9 @@
 // files held on disk (sampled every 20 ms) against the cap, P % of the
 // free space at start. faultkit must never exceed it.
 //
+// stress-ng's "finished prematurely" warnings are the bench stopping it
+// (SIGTERM) once the window is measured.
+//
 // As root, with a cgroup v1 cpu hierarchy, the bench first moves itself
 // (and so the processes it starts) into a cgroup of its own with the
 // highest cpu.shares, so that other load on the machine disturbs both

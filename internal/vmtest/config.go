@@ -23,7 +23,7 @@ const (
 	// DefaultRequire is FAULTKIT_REQUIRE inside the guest unless the caller
 	// chooses otherwise: a lab run in which these features are missing
 	// fails instead of skipping.
-	DefaultRequire = "root,netns,netem,prio,u32,flow,ifb,nftables"
+	DefaultRequire = "root,netns,netem,prio,u32,flow,ifb,mirred,ingress,nftables"
 )
 
 // Environment variables read by ConfigFromEnv (flags of cmd/vmtest take

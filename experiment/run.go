@@ -18,9 +18,8 @@ import (
 // Sentinel errors Run and Wait return when the experiment did not
 // complete; the report says why.
 var (
-	ErrFailed    = errors.New("experiment failed")
-	ErrStopped   = errors.New("experiment stopped")
-	ErrCancelled = errors.New("experiment cancelled")
+	ErrFailed  = errors.New("experiment failed")
+	ErrStopped = errors.New("experiment stopped")
 )
 
 // Empty target resolution modes (experimentOptions.emptyTargetResolutionMode).
@@ -104,8 +103,8 @@ func RunTemplate(ctx context.Context, t *template.Template, cfg Config) (*Report
 // Run runs the plan to a final state and returns its report. Cancelling
 // ctx stops the experiment the way FIS's StopExperiment does: running
 // actions revert, pending ones are cancelled. The error is nil only when
-// the experiment completed; otherwise it wraps ErrFailed, ErrStopped or
-// ErrCancelled, and the report is still returned.
+// the experiment completed; otherwise it wraps ErrFailed or ErrStopped,
+// and the report is still returned.
 func Run(ctx context.Context, plan *template.Plan, cfg Config) (*Report, error) {
 	e, err := Start(ctx, plan, cfg)
 	if err != nil {

@@ -13,7 +13,7 @@ const (
 	StatusStopping   Status = "stopping"   // a stop condition fired or someone stopped it
 	StatusStopped    Status = "stopped"    // running actions were reverted, pending ones cancelled
 	StatusFailed     Status = "failed"     // an action or the set-up failed
-	StatusCancelled  Status = "cancelled"  // prevented from starting (context ended before running)
+	StatusCancelled  Status = "cancelled"  // FIS: stopped by a safety lever; faultkit has none and never reports it
 )
 
 // Terminal reports whether s is a final status.

@@ -637,3 +637,51 @@ func TestE2ECloudWatchAlarmStops(t *testing.T) {
 		t.Errorf("left behind: %q", after)
 	}
 }
+
+func TestE2EKillProcess(t *testing.T) {
+	// A victim with a name no other process has: a copy of sleep.
+	victimBin := filepath.Join(t.TempDir(), "fk-e2e-victim")
+	sleepPath, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary:", err)
+	}
+	data, err := os.ReadFile(sleepPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(victimBin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim := exec.Command(victimBin, "300")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- victim.Wait() }()
+	t.Cleanup(func() { victim.Process.Kill() })
+
+	report := filepath.Join(t.TempDir(), "report.json")
+	tpl := writeTemplate(t, ecsTemplate("ALL", `"kill": {"actionId": "aws:ecs:task-kill-process",
+  "parameters": {"processName": "fk-e2e-victim", "signal": "SIGKILL"}, "targets": {"Tasks": "app"}}`))
+	p := startRunner(t, "run", "--plain", "--report", report, tpl)
+	if code := p.wait(t, time.Minute); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Errorf("victim ended with %v, want SIGKILL", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the victim is still alive")
+	}
+	rep := readReport(t, report)
+	kill := mustReportAction(t, rep, "kill")
+	if kill.State.Status != experiment.ActionCompleted || kill.DurationSeconds != 0 {
+		t.Errorf("kill = %+v, %vs", kill.State, kill.DurationSeconds)
+	}
+	if n, _ := kill.Metric("signalled"); n != 1 {
+		t.Errorf("signalled = %v, want 1", n)
+	}
+}

@@ -8,7 +8,7 @@
 //	}
 //	fmt.Println(res.PIDs(), res.Signalled[0].ExitAfter)
 //
-// Names are matched as psmisc killall 23.x matches them (MatchName): the
+// Names are matched as psmisc killall 23.6 matches them (MatchName): the
 // 15-byte comm of /proc/PID/stat, and for longer names the full name found
 // in the command line. Find lists matches without signalling; WithMatch
 // selects exact-name (killall -e), executable-path or command-line-regexp

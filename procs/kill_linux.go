@@ -45,11 +45,11 @@ func Find(name string, opts ...Option) ([]Process, error) {
 
 // Kill sends sig to every process of the caller's pid namespace that
 // matches name (by default as killall matches: see MatchName), never to the
-// caller itself and not to PID 1 unless AllowPID1 is given. Unlike killall,
-// it does not count zombies (processes that have exited but were not yet
-// reaped by their parent) as signalled: they are listed in Result.Skipped. It is the Go
+// caller itself and not to PID 1 unless AllowPID1 is given. It is the Go
 // form of aws:ecs:task-kill-process, whose FIS document runs
-// "killall -<signal> <name>".
+// "killall -<signal> <name>". Unlike killall, Kill does not count zombies
+// (processes that have exited but were not yet reaped by their parent) as
+// signalled: they are listed in Result.Skipped.
 //
 // Kill takes ctx first, as every faultkit front door does; there is no
 // variant without a context. ctx bounds the scan and the optional Wait.
@@ -171,8 +171,8 @@ func noneSignalled(res *Result) error {
 		}
 	}
 	if len(perm) > 0 {
-		return permissionError(fmt.Errorf("procs: may not send %v to the processes matching %s: pids %v: %w",
-			unix.SignalName(res.Signal), res.Name, perm, syscall.EPERM))
+		return fmt.Errorf("procs: may not send %v to the processes matching %s (pids %v): %w",
+			unix.SignalName(res.Signal), res.Name, perm, permissionError(syscall.EPERM))
 	}
 	if len(other) > 0 {
 		return fmt.Errorf("procs: signal processes matching %s: %w", res.Name, errors.Join(other...))

@@ -16,7 +16,7 @@ type Match int
 
 // Matching modes.
 const (
-	// MatchName matches as psmisc killall 23.x does without options (the
+	// MatchName matches as psmisc killall 23.6 does without options (the
 	// default, and what aws:ecs:task-kill-process uses):
 	//
 	//   - A name is compared with the process's comm, exactly.

@@ -49,7 +49,7 @@ import (
 func main() {
 	ns := flag.String("n", "1000,5000", "comma-separated process counts")
 	contRounds := flag.Int("cont-rounds", 10, "SIGCONT rounds per tool, count and name shape")
-	killRounds := flag.Int("kill-rounds", 3, "SIGKILL rounds per tool, count and name shape")
+	killRounds := flag.Int("kill-rounds", 5, "SIGKILL rounds per tool, count and name shape")
 	shapes := flag.String("names", "short,long", "name shapes: short (9 bytes), long (22 bytes)")
 	killall := flag.String("killall", "killall", "path of psmisc killall")
 	holder := flag.Int("holder", 0, "internal: run as the holder of this many sleepers")

@@ -608,3 +608,31 @@ func TestWaitAction(t *testing.T) {
 		t.Errorf("second injected at %v, before the wait ended at %v", inj, pause.EndTime)
 	}
 }
+
+func TestObserverMayStop(t *testing.T) {
+	t.Parallel()
+	l := newLedger()
+	plan := buildPlan(t, nil, act{name: "a", dur: time.Minute}, act{name: "b", dur: time.Minute, after: []string{"a"}})
+	cfg := baseConfig(l)
+	var e *experiment.Experiment
+	started := make(chan struct{})
+	cfg.Observer = func(ev experiment.Event) {
+		<-started
+		if ev.Type == experiment.EventFault && ev.Status == "injected" {
+			e.Stop("stopped by the observer") // from inside the observer
+		}
+	}
+	var err error
+	e, err = experiment.Start(context.Background(), plan, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(started)
+	rep, err := e.Wait()
+	if !errors.Is(err, experiment.ErrStopped) || rep.State.Reason != "stopped by the observer" {
+		t.Fatalf("Wait = %+v, %v", rep.State, err)
+	}
+	if left := l.stillApplied(); len(left) > 0 {
+		t.Errorf("left applied: %v", left)
+	}
+}

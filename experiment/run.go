@@ -68,8 +68,10 @@ type Config struct {
 	// ProgressInterval is how often Observer gets an EventProgress with
 	// fresh metrics (default 1 s; negative disables).
 	ProgressInterval time.Duration
-	// Observer receives every event, in order, from one goroutine at a
-	// time, with a snapshot of the report. It must not block for long.
+	// Observer receives every event, in order, from one goroutine, with
+	// a snapshot of the report, outside the experiment's locks: it may
+	// call Stop. Events queue while it runs; Wait returns after the last
+	// one was delivered.
 	Observer func(Event)
 	// Logger receives the timeline as it happens. Nil discards.
 	Logger *slog.Logger
@@ -129,7 +131,10 @@ type Experiment struct {
 	mu  sync.Mutex // guards rep and the fields below
 	rep *Report
 
-	obsMu sync.Mutex // orders observer calls
+	queue      []Event       // events not yet delivered; guarded by mu
+	closing    bool          // no more events will come; guarded by mu
+	wake       chan struct{} // wakes dispatch
+	dispatched chan struct{} // closed when dispatch has delivered everything
 
 	stopCh     chan struct{}
 	stopOnce   sync.Once
@@ -205,9 +210,11 @@ func Start(ctx context.Context, plan *template.Plan, cfg Config) (*Experiment, e
 			Targets: map[string]*TargetReport{}, Timeline: []Event{}, Errors: []string{},
 			Stops: []*StopConditionReport{},
 		},
-		stopCh:  make(chan struct{}),
-		actions: map[string]*actionRun{},
-		done:    make(chan struct{}),
+		stopCh:     make(chan struct{}),
+		actions:    map[string]*actionRun{},
+		done:       make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		dispatched: make(chan struct{}),
 	}
 	for i := range plan.Actions {
 		pa := &plan.Actions[i]
@@ -227,6 +234,7 @@ func Start(ctx context.Context, plan *template.Plan, cfg Config) (*Experiment, e
 		e.rep.Actions = append(e.rep.Actions, ar)
 		e.actions[pa.Name] = &actionRun{pa: pa, rep: ar, done: make(chan struct{})}
 	}
+	go e.dispatch()
 	go e.run(ctx)
 	return e, nil
 }
@@ -305,39 +313,77 @@ func (e *Experiment) Snapshot() *Report {
 // update runs fn under the lock, appends the events it returns to the
 // timeline, logs them and hands them to the observer, in order.
 func (e *Experiment) update(fn func() []Event) {
-	e.obsMu.Lock()
-	defer e.obsMu.Unlock()
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	evs := fn()
+	if len(evs) == 0 {
+		return
+	}
 	for _, ev := range evs {
 		if ev.Type != EventProgress {
 			e.rep.Timeline = append(e.rep.Timeline, ev)
 		}
 	}
 	var snap *Report
-	if e.cfg.Observer != nil && len(evs) > 0 {
+	if e.cfg.Observer != nil {
 		snap = e.rep.clone()
 	}
-	e.mu.Unlock()
 	for _, ev := range evs {
-		if ev.Type != EventProgress {
-			attrs := []any{"type", string(ev.Type), "status", ev.Status}
-			if ev.Name != "" {
-				attrs = append(attrs, "name", ev.Name)
+		ev.Report = snap
+		e.queue = append(e.queue, ev)
+	}
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch logs the queued events and hands them to the observer, in
+// order, outside every lock, so an observer may call Stop or Snapshot.
+func (e *Experiment) dispatch() {
+	defer close(e.dispatched)
+	for {
+		e.mu.Lock()
+		batch, closing := e.queue, e.closing
+		e.queue = nil
+		e.mu.Unlock()
+		for _, ev := range batch {
+			if ev.Type != EventProgress {
+				attrs := []any{"type", string(ev.Type), "status", ev.Status}
+				if ev.Name != "" {
+					attrs = append(attrs, "name", ev.Name)
+				}
+				if ev.Target != "" {
+					attrs = append(attrs, "target", ev.Target)
+				}
+				if ev.Reason != "" {
+					attrs = append(attrs, "reason", ev.Reason)
+				}
+				e.log.Info("experiment event", attrs...)
 			}
-			if ev.Target != "" {
-				attrs = append(attrs, "target", ev.Target)
+			if e.cfg.Observer != nil {
+				e.cfg.Observer(ev)
 			}
-			if ev.Reason != "" {
-				attrs = append(attrs, "reason", ev.Reason)
-			}
-			e.log.Info("experiment event", attrs...)
 		}
-		if e.cfg.Observer != nil {
-			ev.Report = snap
-			e.cfg.Observer(ev)
+		if len(batch) == 0 {
+			if closing {
+				return
+			}
+			<-e.wake
 		}
 	}
+}
+
+// closeEvents waits until every event has been delivered.
+func (e *Experiment) closeEvents() {
+	e.mu.Lock()
+	e.closing = true
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	<-e.dispatched
 }
 
 // setState changes the experiment's state; call under mu (inside update).
@@ -381,7 +427,10 @@ func (e *Experiment) stopRequested() bool {
 
 // run is the experiment's main goroutine.
 func (e *Experiment) run(ctx context.Context) {
-	defer close(e.done)
+	defer func() {
+		e.closeEvents()
+		close(e.done)
+	}()
 	e.update(func() []Event { return []Event{e.setState(StatusInitiating, "Experiment is initiating.")} })
 
 	journal, closeJournal, conds, err := e.initiate(ctx)

@@ -67,6 +67,11 @@ func (f KillFault) Validate() error {
 	if err := cfg.validate(f.ProcessName); err != nil {
 		return err
 	}
+	if f.Match == MatchCmdline {
+		if _, err := cmdlineRegexp(f.ProcessName); err != nil {
+			return err
+		}
+	}
 	return validSignal(f.signal())
 }
 

@@ -72,14 +72,14 @@ func TestKillFaultValidate(t *testing.T) {
 		{ProcessName: "x", Signal: 99},
 		{ProcessName: "x", Wait: -1},
 		{ProcessName: "x/y"},
-		{ProcessName: "(", Match: MatchCmdline}, // compiled at Inject; Validate checks the rest
+		{ProcessName: "(", Match: MatchCmdline},
 	}
-	for i, f := range bad[:4] {
+	for i, f := range bad {
 		if err := f.Validate(); !errors.Is(err, fault.ErrInvalidParameter) {
 			t.Errorf("case %d: Validate(%+v) = %v, want invalid parameter", i, f, err)
 		}
 	}
-	if _, err := bad[4].Inject(t.Context(), nil); !errors.Is(err, fault.ErrInvalidParameter) {
+	if h, err := bad[4].Inject(t.Context(), nil); h != nil || !errors.Is(err, fault.ErrInvalidParameter) {
 		t.Errorf("Inject with a bad regexp = %v, want invalid parameter", err)
 	}
 	if err := (KillFault{ProcessName: "x", Signal: syscall.SIGUSR2, Wait: 1}).Validate(); err != nil {

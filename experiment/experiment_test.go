@@ -103,8 +103,8 @@ func TestStopConditionStopsRunningAndCancelsPending(t *testing.T) {
 	if len(l.find("inject", "next")) != 0 {
 		t.Error("the pending action was injected")
 	}
-	if len(rep.Stops) != 1 || !rep.Stops[0].Tripped || rep.Stops[0].Checks < 3 {
-		t.Errorf("stop condition report = %+v", rep.Stops)
+	if len(rep.StopConditions) != 1 || !rep.StopConditions[0].Tripped || rep.StopConditions[0].Checks < 3 {
+		t.Errorf("stop condition report = %+v", rep.StopConditions)
 	}
 	if left := l.stillApplied(); len(left) > 0 {
 		t.Errorf("left applied: %v", left)
@@ -149,7 +149,7 @@ func TestStopConditionErrorsTripAfterLimit(t *testing.T) {
 	if !errors.Is(err, experiment.ErrStopped) {
 		t.Fatalf("Run error = %v, want ErrStopped", err)
 	}
-	s := rep.Stops[0]
+	s := rep.StopConditions[0]
 	if !s.Tripped || s.Errors != 2 || !strings.Contains(s.Reason, "endpoint unreachable") {
 		t.Errorf("stop condition = %+v, want tripped after 2 errors", s)
 	}

@@ -25,14 +25,14 @@ type Report struct {
 	State         ExperimentState `json:"state"`
 	// StartTime is when the experiment left pending; EndTime when it
 	// reached a final state (zero while running).
-	StartTime time.Time                `json:"startTime"`
-	EndTime   time.Time                `json:"endTime,omitzero"`
-	DryRun    bool                     `json:"dryRun,omitempty"`
-	Targets   map[string]*TargetReport `json:"targets"`
-	Actions   []*ActionReport          `json:"actions"`
-	Stops     []*StopConditionReport   `json:"stopConditions"`
-	Timeline  []Event                  `json:"timeline"`
-	Errors    []string                 `json:"errors"`
+	StartTime      time.Time                `json:"startTime"`
+	EndTime        time.Time                `json:"endTime,omitzero"`
+	DryRun         bool                     `json:"dryRun,omitempty"`
+	Targets        map[string]*TargetReport `json:"targets"`
+	Actions        []*ActionReport          `json:"actions"`
+	StopConditions []*StopConditionReport   `json:"stopConditions"`
+	Timeline       []Event                  `json:"timeline"`
+	Errors         []string                 `json:"errors"`
 }
 
 // TemplateInfo identifies the template the experiment ran.

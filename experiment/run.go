@@ -208,7 +208,7 @@ func Start(ctx context.Context, plan *template.Plan, cfg Config) (*Experiment, e
 			SchemaVersion: ReportSchemaVersion, ID: newID(cfg.Rand), Template: info,
 			State: ExperimentState{Status: StatusPending}, DryRun: cfg.DryRun,
 			Targets: map[string]*TargetReport{}, Timeline: []Event{}, Errors: []string{},
-			Stops: []*StopConditionReport{},
+			StopConditions: []*StopConditionReport{},
 		},
 		stopCh:     make(chan struct{}),
 		actions:    map[string]*actionRun{},
@@ -579,7 +579,7 @@ func (e *Experiment) initiate(ctx context.Context) (*fault.Journal, func(), []St
 	}
 	e.update(func() []Event {
 		for _, c := range conds {
-			e.rep.Stops = append(e.rep.Stops, &StopConditionReport{Source: c.Source, Value: c.Value})
+			e.rep.StopConditions = append(e.rep.StopConditions, &StopConditionReport{Source: c.Source, Value: c.Value})
 		}
 		return nil
 	})
@@ -929,7 +929,7 @@ func (e *Experiment) checkOnce(ctx context.Context, i int, c StopCondition) bool
 	}
 	var stop bool
 	e.update(func() []Event {
-		r := e.rep.Stops[i]
+		r := e.rep.StopConditions[i]
 		r.Checks++
 		switch {
 		case err != nil:
@@ -963,7 +963,7 @@ func (e *Experiment) checkOnce(ctx context.Context, i int, c StopCondition) bool
 func (e *Experiment) stopReasonOf(i int) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.rep.Stops[i].Reason
+	return e.rep.StopConditions[i].Reason
 }
 
 // monitor polls condition i until ctx ends or the experiment stops.

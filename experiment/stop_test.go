@@ -127,7 +127,7 @@ func TestAlarmStopsExperiment(t *testing.T) {
 	if !cw.authOK {
 		t.Error("requests were not signed with the static credentials")
 	}
-	if s := rep.Stops[0]; s.Source != experiment.SourceAlarm || s.Checks != 3 || !s.Tripped {
+	if s := rep.StopConditions[0]; s.Source != experiment.SourceAlarm || s.Checks != 3 || !s.Tripped {
 		t.Errorf("stop report = %+v, want tripped at the 3rd check", s)
 	}
 }

@@ -382,8 +382,8 @@ func TestE2ELocalStopCondition(t *testing.T) {
 	if rep.State.Status != experiment.StatusStopped || !strings.Contains(rep.State.Reason, "faultkit:command-probe") {
 		t.Errorf("state = %+v", rep.State)
 	}
-	if len(rep.Stops) != 1 || !rep.Stops[0].Tripped {
-		t.Errorf("stop conditions = %+v", rep.Stops)
+	if len(rep.StopConditions) != 1 || !rep.StopConditions[0].Tripped {
+		t.Errorf("stop conditions = %+v", rep.StopConditions)
 	}
 	if got := mustReportAction(t, rep, "after").State.Status; got != experiment.ActionCancelled {
 		t.Errorf("after = %s, want cancelled", got)

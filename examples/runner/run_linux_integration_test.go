@@ -685,3 +685,116 @@ func TestE2EKillProcess(t *testing.T) {
 		t.Errorf("signalled = %v, want 1", n)
 	}
 }
+
+// cgroupUsage creates a cgroup for the test in the CPU accounting
+// hierarchies (v1 cpu and cpuacct, or v2) and returns its path as
+// /proc/PID/cgroup would list it and a function reading its CPU usage.
+func cgroupUsage(t *testing.T) (string, func() time.Duration) {
+	t.Helper()
+	name := fmt.Sprintf("/fk-e2e-%d", os.Getpid())
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil { // v2
+		dir := "/sys/fs/cgroup" + name
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Skip("cannot create a cgroup:", err)
+		}
+		t.Cleanup(func() { rmCgroup(t, dir) })
+		return name, func() time.Duration {
+			data, _ := os.ReadFile(dir + "/cpu.stat")
+			var usec int64
+			for _, l := range strings.Split(string(data), "\n") {
+				if v, ok := strings.CutPrefix(l, "usage_usec "); ok {
+					fmt.Sscan(v, &usec)
+				}
+			}
+			return time.Duration(usec) * time.Microsecond
+		}
+	}
+	acct := "/sys/fs/cgroup/cpuacct" + name
+	for _, dir := range []string{"/sys/fs/cgroup/cpu" + name, acct} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Skip("cannot create a v1 cgroup:", err)
+		}
+		t.Cleanup(func() { rmCgroup(t, dir) })
+	}
+	return name, func() time.Duration {
+		data, _ := os.ReadFile(acct + "/cpuacct.usage")
+		var ns int64
+		fmt.Sscan(strings.TrimSpace(string(data)), &ns)
+		return time.Duration(ns)
+	}
+}
+
+func rmCgroup(t *testing.T, dir string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := os.Remove(dir)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("remove %s: %v", dir, err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // the stress child may still be exiting
+	}
+}
+
+func TestE2ECgroupTarget(t *testing.T) {
+	testenv.RequireFeature(t, testenv.Cgroup)
+	runnerBinary(t)
+	cg, usage := cgroupUsage(t)
+	before := usage()
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--plain", "--report", report, "--target", "cgroup:"+cg, "../templates/cpu-stress.json")
+	if code := p.wait(t, 2*time.Minute); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+	rep := readReport(t, report)
+	cpuSeconds, _ := mustReportAction(t, rep, "cpu").Metric("cpu_seconds")
+	charged := usage() - before
+	t.Logf("cgroup %s: report cpu_seconds %.2f, charged to the cgroup %.2fs", cg, cpuSeconds, charged.Seconds())
+	if cpuSeconds < 0.2 {
+		t.Errorf("cpu_seconds = %.2f: no CPU burned", cpuSeconds)
+	}
+	if charged.Seconds() < 0.9*cpuSeconds {
+		t.Errorf("the cgroup was charged %.2fs, less than the %.2fs burned: the stress did not run in it", charged.Seconds(), cpuSeconds)
+	}
+}
+
+// A pid target: the stress is charged to the process's cgroup.
+func TestE2EPIDTarget(t *testing.T) {
+	testenv.RequireFeature(t, testenv.Cgroup)
+	runnerBinary(t)
+	cg, usage := cgroupUsage(t)
+	sleeper := exec.Command("sleep", "300")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	pid := fmt.Sprint(sleeper.Process.Pid)
+	dirs := []string{"/sys/fs/cgroup" + cg}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		dirs = []string{"/sys/fs/cgroup/cpu" + cg, "/sys/fs/cgroup/cpuacct" + cg}
+	}
+	for _, d := range dirs {
+		if err := os.WriteFile(d+"/cgroup.procs", []byte(pid), 0o644); err != nil {
+			t.Fatalf("move the sleeper into %s: %v", d, err)
+		}
+	}
+	before := usage()
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--plain", "--report", report, "--target", "pid:"+pid, "../templates/cpu-stress.json")
+	if code := p.wait(t, 2*time.Minute); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+	rep := readReport(t, report)
+	cpuSeconds, _ := mustReportAction(t, rep, "cpu").Metric("cpu_seconds")
+	charged := usage() - before
+	t.Logf("pid %s in %s: report cpu_seconds %.2f, charged to its cgroup %.2fs", pid, cg, cpuSeconds, charged.Seconds())
+	if cpuSeconds < 0.2 || charged.Seconds() < 0.9*cpuSeconds {
+		t.Errorf("cpu_seconds %.2f, charged %.2fs: the stress did not run in the process's cgroup", cpuSeconds, charged.Seconds())
+	}
+	if f := mustReportAction(t, rep, "cpu").Faults; len(f) != 1 || f[0].Target.PID != sleeper.Process.Pid {
+		t.Errorf("faults = %+v", f)
+	}
+}

@@ -344,7 +344,14 @@ func TestKillWaitTimeout(t *testing.T) {
 		t.Skip("no sh")
 	}
 	name := token(t) + "-stub"
-	p := start(t, nil, exeCopy(t, exeDir(t), sh, name), "-c", `trap "" TERM; while :; do sleep 0.05; done`)
+	// The shell blocks in its read builtin on a pipe nobody writes to: no
+	// child process shares its name.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	p := start(t, func(c *exec.Cmd) { c.Stdin = r }, exeCopy(t, exeDir(t), sh, name), "-c", `trap "" TERM; read x`)
 	waitIgnored(t, p.pid, syscall.SIGTERM)
 	res, err := Kill(t.Context(), name, syscall.SIGTERM, Wait(200*time.Millisecond))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "still running") {

@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultkit/faultkit/internal/testenv"
 )
@@ -58,9 +60,15 @@ func TestMatchesKillall(t *testing.T) {
 	start(t, nil, exe15, "300")
 	start(t, argv0(tok+"-alias"), shortExe, "300")
 	start(t, nil, filepath.Join(dir, link), "300")
-	start(t, nil, filepath.Join(dir, script))
-	start(t, nil, filepath.Join(dir, longScript))
-	start(t, nil, sh, filepath.Join(dir, script)) // comm "sh": matches neither
+	// The scripts fork a sleep; until it has exec'd, the child carries
+	// the script's name too, so wait for it before comparing.
+	for _, p := range []*proc{
+		start(t, nil, filepath.Join(dir, script)),
+		start(t, nil, filepath.Join(dir, longScript)),
+		start(t, nil, sh, filepath.Join(dir, script)), // comm "sh": matches neither
+	} {
+		waitChildExec(t, p.pid, "sleep")
+	}
 
 	names := []string{long, long[:CommLen], long[:CommLen+1], long + "x", twin, tok + "-abcdefgOTHER",
 		exact15, exact15[:CommLen-1], shortN, shortN + "x", tok + "-alias", link, script, longScript, longScript[:CommLen]}
@@ -77,6 +85,23 @@ func TestMatchesKillall(t *testing.T) {
 			t.Logf("name %q: %d processes, as killall", name, len(got))
 		}
 	}
+}
+
+// waitChildExec waits until pid has a child whose comm is comm.
+func waitChildExec(t *testing.T, pid int, comm string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+		for _, f := range strings.Fields(string(b)) {
+			c, _ := os.ReadFile("/proc/" + f + "/comm")
+			if strings.TrimSpace(string(c)) == comm {
+				return
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("pid %d has no %s child", pid, comm)
 }
 
 var killedLine = regexp.MustCompile(`(?m)^Killed .*\((\d+)\) with signal 0$`)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command nft-bench compares faultkit's nftables engine with the command
 // sequences FIS's tooling execs, in the same run, in a throwaway network
 // namespace:

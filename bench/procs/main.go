@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command procs-bench times finding and signalling N sleeping processes by
 // name: faultkit's procs.Kill against psmisc killall, in the same run, on
 // the same processes.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command stress-bench compares faultkit's native stress with stress-ng, as
 // FIS runs it, side by side in one run.
 //

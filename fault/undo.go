@@ -18,7 +18,7 @@ const (
 // treats an object that is already gone as success, so applying an Undo
 // twice, or for an object never created, is harmless.
 type Undo struct {
-	Op     string `json:"op"` // "remove-dir", "qdisc", "link", "nft-table", "strip-lines", "kill"
+	Op     string `json:"op"` // "remove-dir", "qdisc", "link", "netns", "nft-table", "strip-lines", "kill"
 	NetNS  *NetNS `json:"netns,omitempty"`
 	Path   string `json:"path,omitempty"`
 	Link   string `json:"link,omitempty"`
@@ -48,6 +48,12 @@ func UndoLink(ns NetNS, name, kind string) Undo {
 	return Undo{Op: "link", NetNS: &ns, Link: name, Kind: kind}
 }
 
+// UndoNetNS removes a named network namespace: the bind mount at path
+// (under /run/netns or /var/run/netns, named LinkPrefix*, as ip netns and
+// the test harness make them) is unmounted and its file removed. The
+// namespace itself ends when nothing else holds it.
+func UndoNetNS(path string) Undo { return Undo{Op: "netns", Path: path} }
+
 // UndoNFTable deletes an nftables table whose name starts with OwnerPrefix.
 // family is the nftables family (unix.NFPROTO_INET, ...).
 func UndoNFTable(ns NetNS, family uint8, name string) Undo {
@@ -69,6 +75,8 @@ func (u Undo) String() string {
 		return fmt.Sprintf("delete %s qdisc %s parent %s on %s in %s", u.Kind, tcHandle(u.Handle), tcHandle(u.Parent), u.Link, u.netns())
 	case "link":
 		return fmt.Sprintf("delete %s link %s in %s", u.Kind, u.Link, u.netns())
+	case "netns":
+		return "remove network namespace " + u.Path
 	case "nft-table":
 		return fmt.Sprintf("delete nftables table %s (family %d) in %s", u.Table, u.Family, u.netns())
 	case "strip-lines":

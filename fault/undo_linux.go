@@ -52,6 +52,8 @@ func (u Undo) apply() error {
 			return fmt.Errorf("refusing to delete link %q: not named %s*", u.Link, LinkPrefix)
 		}
 		return u.netns().Do(func() error { return delLink(u.Link, u.Kind) })
+	case "netns":
+		return removeNamedNetNS(u.Path)
 	case "nft-table":
 		if !strings.HasPrefix(u.Table, OwnerPrefix) {
 			return fmt.Errorf("refusing to delete table %q: not named %s*", u.Table, OwnerPrefix)
@@ -85,6 +87,20 @@ func removeOwnedDir(path string) error {
 		return err
 	}
 	return os.RemoveAll(path)
+}
+
+func removeNamedNetNS(path string) error {
+	dir, name := filepath.Split(filepath.Clean(path))
+	if (dir != "/run/netns/" && dir != "/var/run/netns/") || !strings.HasPrefix(name, LinkPrefix) {
+		return fmt.Errorf("refusing to remove network namespace %s: not /run/netns/%s*", path, LinkPrefix)
+	}
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return permission(err) // EINVAL: not a mount point (creation was interrupted)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func delQdisc(link string, parent, handle uint32, kind string) error {

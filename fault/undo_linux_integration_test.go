@@ -152,3 +152,44 @@ func hasQdisc(qs []netlink.Qdisc, kind string) bool {
 	}
 	return false
 }
+
+func TestUndoNetNS(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireFeature(t, testenv.NetNS)
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "fk-undo-" + hex.EncodeToString(b[:])
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := netns.NewNamed(name)
+	if serr := netns.Set(orig); serr != nil {
+		t.Fatal(serr)
+	}
+	runtime.UnlockOSThread()
+	orig.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	t.Cleanup(func() { _ = netns.DeleteNamed(name) })
+	path := "/run/netns/" + name
+	if err := fault.UndoNetNS("/run/netns/other").Apply(context.Background()); err == nil {
+		t.Error("would remove a namespace not named fk*")
+	}
+	if err := fault.UndoNetNS("/tmp/" + name).Apply(context.Background()); err == nil {
+		t.Error("would remove a file outside /run/netns")
+	}
+	u := fault.UndoNetNS(path)
+	if err := u.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("%s still there: %v", path, err)
+	}
+	if err := u.Apply(context.Background()); err != nil {
+		t.Fatalf("not idempotent: %v", err)
+	}
+}

@@ -56,11 +56,15 @@ type demoNet struct {
 	mu     sync.Mutex
 	probes []probeRecord
 
+	entries []fault.Entry // journal entries of the two namespaces
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
-func newDemoNet() (_ *demoNet, err error) {
+// newDemoNet records the namespaces' removal in j (which may be nil)
+// before creating them, so a runner killed with SIGKILL leaves nothing.
+func newDemoNet(j *fault.Journal) (_ *demoNet, err error) {
 	removeStaleDemos()
 	pid := strconv.Itoa(os.Getpid())
 	d := &demoNet{
@@ -69,6 +73,13 @@ func newDemoNet() (_ *demoNet, err error) {
 		stop: make(chan struct{}),
 	}
 	d.pathA = filepath.Join(netnsDir, d.nameA)
+	for _, n := range []string{d.nameA, d.nameB} {
+		e, err := j.Record(fault.UndoNetNS(filepath.Join(netnsDir, n)))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errDemo, err)
+		}
+		d.entries = append(d.entries, e)
+	}
 	d.echo = netip.AddrPortFrom(d.addrB, demoPort)
 	defer func() {
 		if err != nil {
@@ -352,6 +363,11 @@ func (d *demoNet) Close() error {
 		}
 		if err := netns.DeleteNamed(n); err != nil {
 			errs = append(errs, fmt.Errorf("delete %s: %w", n, err))
+		}
+	}
+	if len(errs) == 0 {
+		for _, e := range d.entries {
+			errs = append(errs, e.Release())
 		}
 	}
 	return errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultkit/faultkit/experiment"
+	"github.com/faultkit/faultkit/fault"
 )
 
 const (
@@ -18,7 +19,7 @@ const (
 // demoNet needs Linux network namespaces.
 type demoNet struct{ nameA, nameB, addrA, addrB, echo string }
 
-func newDemoNet() (*demoNet, error) {
+func newDemoNet(*fault.Journal) (*demoNet, error) {
 	return nil, errors.New("demo network: Linux network namespaces are needed")
 }
 

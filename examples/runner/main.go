@@ -1,13 +1,21 @@
-// Command runner validates, plans (and, later, runs) AWS FIS experiment
+// Command runner validates, plans and runs AWS FIS experiment
 // templates with faultkit.
 //
 //	runner validate [--json] [--env] [--var NAME=VALUE]... FILE...
 //	runner plan     [--json] [--env] [--var NAME=VALUE]... FILE
+//	runner run      [flags] FILE
 //
 // validate prints every problem of each template as file:line:col and
 // exits 1 if any template is invalid; plan prints the parallel groups,
 // effective parameters and longest path of a valid template. --var and
 // --env substitute ${NAME} placeholders before validation.
+//
+// run executes a template on this host, this ECS task or the targets named
+// with --target, driving it as FIS does (states, startAfter, stop
+// conditions) and reverting every fault at the end, on SIGINT/SIGTERM, and
+// through the fault journal after a crash; `runner run -h` lists its flags.
+// Exit status: 0 completed, 1 failed or invalid, 2 usage, 3 stopped,
+// 130 forced by a second signal.
 package main
 
 import (

@@ -160,10 +160,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// Journal: the runner owns it so that a second signal can revert
+	// everything through it at once.
+	if !rf.dryRun {
+		j, err := fault.OpenJournal(fault.JournalConfig{Logger: logger})
+		if err != nil {
+			fmt.Fprintf(stderr, "runner: %v\n", err)
+			return exitInvalid
+		}
+		defer j.Close()
+		cfg.Journal = j
+	}
+
 	// Demo network.
 	var demo *demoNet
 	if rf.demoNetNS && !rf.dryRun {
-		demo, err = newDemoNet()
+		demo, err = newDemoNet(cfg.Journal)
 		if err != nil {
 			fmt.Fprintf(stderr, "runner: --demo-netns: %v\n", err)
 			return exitInvalid
@@ -176,18 +188,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Targets = append(cfg.Targets, demo.Target())
 		fmt.Fprintf(stdout, "Demo network: %s (%s) <-> %s (%s); the experiment targets %s; probing UDP %s every %s\n",
 			demo.nameA, demo.addrA, demo.nameB, demo.addrB, demo.nameA, demo.echo, demoProbeEvery)
-	}
-
-	// Journal: the runner owns it so that a second signal can revert
-	// everything through it at once.
-	if !rf.dryRun {
-		j, err := fault.OpenJournal(fault.JournalConfig{Logger: logger})
-		if err != nil {
-			fmt.Fprintf(stderr, "runner: %v\n", err)
-			return exitInvalid
-		}
-		defer j.Close()
-		cfg.Journal = j
 	}
 
 	// View.

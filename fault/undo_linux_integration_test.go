@@ -16,15 +16,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// namedNS creates a throwaway named network namespace and returns it with
-// a netlink handle inside it.
-func namedNS(t *testing.T) (fault.NetNS, *netlink.Handle, netns.NsHandle) {
+// newNamedNetNS creates a network namespace bind-mounted at
+// /run/netns/<prefix><random>, removed when the test ends.
+func newNamedNetNS(t *testing.T, prefix string) (string, netns.NsHandle) {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireFeature(t, testenv.NetNS)
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	name := "fk-fault-" + hex.EncodeToString(b[:])
+	name := prefix + hex.EncodeToString(b[:])
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
@@ -32,7 +32,7 @@ func namedNS(t *testing.T) (fault.NetNS, *netlink.Handle, netns.NsHandle) {
 	}
 	h, err := netns.NewNamed(name)
 	if serr := netns.Set(orig); serr != nil {
-		t.Fatal(serr)
+		t.Fatal(serr) // the thread stays locked and dies with the test
 	}
 	runtime.UnlockOSThread()
 	orig.Close()
@@ -40,6 +40,14 @@ func namedNS(t *testing.T) (fault.NetNS, *netlink.Handle, netns.NsHandle) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close(); _ = netns.DeleteNamed(name) })
+	return name, h
+}
+
+// namedNS creates a throwaway named network namespace and returns it with
+// a netlink handle inside it.
+func namedNS(t *testing.T) (fault.NetNS, *netlink.Handle, netns.NsHandle) {
+	t.Helper()
+	name, h := newNamedNetNS(t, "fk-fault-")
 	nl, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
 	if err != nil {
 		t.Fatal(err)
@@ -154,27 +162,7 @@ func hasQdisc(qs []netlink.Qdisc, kind string) bool {
 }
 
 func TestUndoNetNS(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireFeature(t, testenv.NetNS)
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := "fk-undo-" + hex.EncodeToString(b[:])
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := netns.NewNamed(name)
-	if serr := netns.Set(orig); serr != nil {
-		t.Fatal(serr)
-	}
-	runtime.UnlockOSThread()
-	orig.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Close()
-	t.Cleanup(func() { _ = netns.DeleteNamed(name) })
+	name, _ := newNamedNetNS(t, "fk-undo-")
 	path := "/run/netns/" + name
 	if err := fault.UndoNetNS("/run/netns/other").Apply(context.Background()); err == nil {
 		t.Error("would remove a namespace not named fk*")

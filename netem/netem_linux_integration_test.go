@@ -393,13 +393,19 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
-// childEnv tells a re-executed test binary to act as an injecting child.
-const childEnv = "FAULTKIT_NETEM_TEST_CHILD"
+// childEnv tells a re-executed test binary to act as an injecting child;
+// hostsEnv names the hosts file it pins in and the address the name
+// resolves to ("path,addr").
+const (
+	childEnv = "FAULTKIT_NETEM_TEST_CHILD"
+	hostsEnv = "FAULTKIT_NETEM_TEST_HOSTS"
+)
 
 // TestHelperChild is not a test: TestSIGKILL runs the test binary again
 // with childEnv set; this function then injects a blackhole and a loss
 // fault into the namespace named there, prints READY and waits to be
-// killed.
+// killed. In journal mode the loss fault's source is a name, pinned in
+// the hosts file named by hostsEnv, so the guardian has a pin to remove.
 func TestHelperChild(t *testing.T) {
 	spec := os.Getenv(childEnv)
 	if spec == "" {
@@ -419,7 +425,13 @@ func TestHelperChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loss, err := NewPacketLoss(link, 100, "ALL", WithNetNS(nsPath), WithEngine(EngineNFT))
+	sources, lossOpts := "ALL", []Option{WithNetNS(nsPath), WithEngine(EngineNFT)}
+	if hosts, addr, ok := strings.Cut(os.Getenv(hostsEnv), ","); ok {
+		sources = "db.example.com"
+		lossOpts = append(lossOpts, WithHostsPinning(hosts),
+			WithResolver(fakeResolver{"db.example.com": {netip.MustParseAddr(addr)}}))
+	}
+	loss, err := NewPacketLoss(link, 100, sources, lossOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,6 +457,13 @@ func TestSIGKILL(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChild$", "-test.count=1")
 			cmd.Env = append(os.Environ(), childEnv+"="+p.A.Path()+","+p.AIf+","+mode, "FAULTKIT_STATE_DIR="+t.TempDir())
+			hosts := filepath.Join(t.TempDir(), "hosts")
+			if mode == "journal" {
+				if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cmd.Env = append(cmd.Env, hostsEnv+"="+hosts+","+p.B4[0].String())
+			}
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -473,6 +492,13 @@ func TestSIGKILL(t *testing.T) {
 			if act := activeNFT(t, p); len(act) != 2 {
 				t.Fatalf("child's faults: %v, want blackhole and loss", act)
 			}
+			pinned := func() bool {
+				b, _ := os.ReadFile(hosts)
+				return strings.Contains(string(b), "db.example.com")
+			}
+			if mode == "journal" && !pinned() {
+				t.Fatal("child did not pin db.example.com in its hosts file")
+			}
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -480,12 +506,12 @@ func TestSIGKILL(t *testing.T) {
 			_ = cmd.Wait()
 			for {
 				act := activeNFT(t, p)
-				if len(act) == 0 {
+				if len(act) == 0 && !pinned() {
 					t.Logf("%s: nothing left %v after SIGKILL", mode, time.Since(killed).Round(time.Millisecond))
 					break
 				}
 				if time.Since(killed) > 2*time.Second {
-					t.Fatalf("%s: %v still active 2 s after SIGKILL", mode, act)
+					t.Fatalf("%s: %v still active, hosts pin left: %v, 2 s after SIGKILL", mode, act, pinned())
 				}
 				time.Sleep(20 * time.Millisecond)
 			}

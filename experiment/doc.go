@@ -20,8 +20,9 @@
 // candidates are matched against the target's resourceArns, resourceTags
 // and AvailabilityZone filters; the other kinds stand in for any task.
 // COUNT(n) and PERCENT(n) pick at random (PERCENT rounds down, as in FIS).
-// A target that resolves to nothing fails the experiment unless
-// emptyTargetResolutionMode is "skip", which skips its actions.
+// A target that resolves to nothing fails the experiment unless the
+// template's experimentOptions.emptyTargetResolutionMode (carried by the
+// plan, Plan.ExperimentOptions) is "skip", which skips its actions.
 // Config.RegistryFor binds faults to a target, e.g. network faults to its
 // namespace with netem.Actions(netem.WithNetNS(t.NetNS)).
 //

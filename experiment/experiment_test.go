@@ -242,7 +242,7 @@ func TestSelection(t *testing.T) {
 			cfg.Targets = hosts(5)
 			cfg.Rand = rand.New(rand.NewPCG(1, uint64(len(tc.mode))))
 			if tc.skip {
-				cfg.EmptyTargetResolutionMode = experiment.EmptyTargetSkip
+				plan.ExperimentOptions.EmptyTargetResolutionMode = template.EmptyTargetSkip
 			}
 			rep, _ := experiment.Run(context.Background(), plan, cfg)
 			if rep.State.Status != tc.wantSt {
@@ -576,7 +576,8 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		t.Error("nil plan accepted")
 	}
 	plan := buildPlan(t, nil, act{name: "a", dur: time.Millisecond})
-	_, err := experiment.Start(context.Background(), plan, experiment.Config{EmptyTargetResolutionMode: "ignore"})
+	plan.ExperimentOptions.EmptyTargetResolutionMode = "ignore"
+	_, err := experiment.Start(context.Background(), plan, experiment.Config{})
 	if err == nil || !strings.Contains(err.Error(), `"ignore"`) {
 		t.Errorf("Start = %v, want an error naming the mode", err)
 	}

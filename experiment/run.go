@@ -22,12 +22,6 @@ var (
 	ErrStopped = errors.New("experiment stopped")
 )
 
-// Empty target resolution modes (experimentOptions.emptyTargetResolutionMode).
-const (
-	EmptyTargetFail = "fail"
-	EmptyTargetSkip = "skip"
-)
-
 // Config configures an experiment. The zero value runs nothing useful:
 // set Registry (or RegistryFor) to the fault engines to use.
 type Config struct {
@@ -43,10 +37,6 @@ type Config struct {
 	Targets []Target
 	// Resolve, when set, replaces Targets.
 	Resolve Resolver
-	// EmptyTargetResolutionMode is the template's
-	// experimentOptions.emptyTargetResolutionMode: "fail" ("" too) or
-	// "skip". RunTemplate fills it in.
-	EmptyTargetResolutionMode string
 	// Journal records every fault's undo so a crash leaves nothing
 	// behind. Nil opens one in fault.DefaultStateDir for the run, unless
 	// NoJournal is set.
@@ -89,15 +79,11 @@ type Config struct {
 	RevertTimeout time.Duration
 }
 
-// RunTemplate plans t and runs it: Run with the template's description
-// and experiment options filled into cfg.
+// RunTemplate plans t with template.NewPlan and runs the plan with Run.
 func RunTemplate(ctx context.Context, t *template.Template, cfg Config) (*Report, error) {
 	plan, err := template.NewPlan(t, template.PlanOptions{})
 	if err != nil {
 		return nil, err
-	}
-	if cfg.EmptyTargetResolutionMode == "" && t.ExperimentOptions != nil {
-		cfg.EmptyTargetResolutionMode = t.ExperimentOptions.EmptyTargetResolutionMode
 	}
 	return Run(ctx, plan, cfg)
 }
@@ -170,11 +156,11 @@ func Start(ctx context.Context, plan *template.Plan, cfg Config) (*Experiment, e
 	if plan == nil {
 		return nil, errors.New("experiment: nil plan")
 	}
-	switch cfg.EmptyTargetResolutionMode {
-	case "", EmptyTargetFail, EmptyTargetSkip:
+	switch mode := plan.ExperimentOptions.EmptyTargetResolutionMode; mode {
+	case "", template.EmptyTargetFail, template.EmptyTargetSkip:
 	default:
-		return nil, fmt.Errorf("experiment: emptyTargetResolutionMode %q: want %q or %q",
-			cfg.EmptyTargetResolutionMode, EmptyTargetFail, EmptyTargetSkip)
+		return nil, fmt.Errorf("experiment: plan's experimentOptions.emptyTargetResolutionMode %q: want %q or %q",
+			mode, template.EmptyTargetFail, template.EmptyTargetSkip)
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
@@ -641,7 +627,7 @@ func (e *Experiment) initiate(ctx context.Context) (*fault.Journal, func(), []St
 			// FIS: targets defined by ARN that are not found always fail.
 			return nil, noop, nil, fmt.Errorf("target resolution failed: target %q: none of its resourceArns is a local target", name)
 		}
-		if len(sel) == 0 && e.cfg.EmptyTargetResolutionMode != EmptyTargetSkip {
+		if len(sel) == 0 && e.plan.ExperimentOptions.EmptyTargetResolutionMode != template.EmptyTargetSkip {
 			return nil, noop, nil, fmt.Errorf("target resolution failed: target %q (%s of %d candidates) resolved to no resources; set experimentOptions.emptyTargetResolutionMode to \"skip\" to skip its actions",
 				name, mode, len(cands))
 		}

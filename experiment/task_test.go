@@ -95,9 +95,9 @@ func TestSkipModeAndARNTargets(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLedger()
 			plan := buildPlan(t, map[string]template.Target{"tasks": tc.target}, act{name: "a", dur: 10 * time.Millisecond, target: "tasks"})
+			plan.ExperimentOptions.EmptyTargetResolutionMode = template.EmptyTargetSkip
 			cfg := baseConfig(l)
 			cfg.Targets = nil
-			cfg.EmptyTargetResolutionMode = experiment.EmptyTargetSkip
 			rep, _ := experiment.Run(context.Background(), plan, cfg)
 			if rep.State.Status != tc.want || rep.Actions[0].State.Status != tc.action {
 				t.Errorf("experiment %+v, action %+v; want %s, %s", rep.State, rep.Actions[0].State, tc.want, tc.action)

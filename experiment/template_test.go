@@ -2,6 +2,8 @@ package experiment_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/faultkit/faultkit/experiment"
@@ -65,5 +67,84 @@ func TestRunTemplate(t *testing.T) {
 	}
 	if left := l.stillApplied(); len(left) > 0 {
 		t.Errorf("left applied: %v", left)
+	}
+}
+
+// emptyTargetTemplate has one target that selects every candidate and
+// one, PERCENT(10), that selects none of fewer than ten; OPTIONS is
+// replaced by the template's experimentOptions.
+const emptyTargetTemplate = `{
+  "description": "one target selects nothing",
+  "roleArn": "arn:aws:iam::123456789012:role/fis-demo",
+  "targets": {
+    "fleet": {"resourceType": "aws:ecs:task", "resourceTags": {"app": "demo"}, "selectionMode": "ALL"},
+    "few":   {"resourceType": "aws:ecs:task", "resourceTags": {"app": "demo"}, "selectionMode": "PERCENT(10)"}
+  },
+  "actions": {
+    "cpu": {"actionId": "aws:ecs:task-cpu-stress", "parameters": {"duration": "PT1S"}, "targets": {"Tasks": "fleet"}},
+    "io":  {"actionId": "aws:ecs:task-io-stress",  "parameters": {"duration": "PT1S"}, "targets": {"Tasks": "few"}}
+  },
+  "stopConditions": [{"source": "none"}]OPTIONS
+}`
+
+// TestRunPlanEmptyTargetMode: Run takes emptyTargetResolutionMode from
+// the plan, that is from the template; nothing in Config sets it.
+func TestRunPlanEmptyTargetMode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, options string
+		want          experiment.Status
+		wantIO        experiment.ActionStatus
+		wantCPU       experiment.ActionStatus
+	}{
+		{"skip", `, "experimentOptions": {"emptyTargetResolutionMode": "skip"}`,
+			experiment.StatusCompleted, experiment.ActionSkipped, experiment.ActionCompleted},
+		{"fail", `, "experimentOptions": {"emptyTargetResolutionMode": "fail"}`,
+			experiment.StatusFailed, experiment.ActionCancelled, experiment.ActionCancelled},
+		{"default", "", experiment.StatusFailed, experiment.ActionCancelled, experiment.ActionCancelled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tpl, err := template.Parse([]byte(strings.Replace(emptyTargetTemplate, "OPTIONS", tc.options, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := template.NewPlan(tpl, template.PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := newLedger()
+			cfg := baseConfig(l) // one candidate: PERCENT(10) of it is none
+			cfg.RegistryFor = testRegistryFor(l, fault.ActionTaskCPUStress, fault.ActionTaskIOStress)
+			rep, err := experiment.Run(context.Background(), plan, cfg)
+			if rep.State.Status != tc.want {
+				t.Fatalf("state = %+v (err %v), want %s", rep.State, err, tc.want)
+			}
+			if tc.want == experiment.StatusCompleted && err != nil {
+				t.Errorf("Run = %v", err)
+			}
+			if tc.want == experiment.StatusFailed && (!errors.Is(err, experiment.ErrFailed) || !strings.Contains(rep.State.Reason, `target "few"`)) {
+				t.Errorf("Run = %v, reason %q; want ErrFailed naming target few", err, rep.State.Reason)
+			}
+			if got := mustAction(t, rep, "io").State.Status; got != tc.wantIO {
+				t.Errorf("io (on the empty target) = %s, want %s", got, tc.wantIO)
+			}
+			if got := mustAction(t, rep, "cpu").State.Status; got != tc.wantCPU {
+				t.Errorf("cpu = %s, want %s", got, tc.wantCPU)
+			}
+			if n := len(l.find("inject", fault.ActionTaskIOStress)); n != 0 {
+				t.Errorf("io injected %d times on a target that selected nothing", n)
+			}
+			wantCPU := 0
+			if tc.wantCPU == experiment.ActionCompleted {
+				wantCPU = 1
+			}
+			if n := len(l.find("inject", fault.ActionTaskCPUStress)); n != wantCPU {
+				t.Errorf("cpu injected %d times, want %d", n, wantCPU)
+			}
+			if left := l.stillApplied(); len(left) > 0 {
+				t.Errorf("left applied: %v", left)
+			}
+		})
 	}
 }

@@ -40,6 +40,12 @@ type Plan struct {
 	// CriticalPath is the chain of actions that sets LongestPath.
 	CriticalPath   []string
 	StopConditions []StopCondition
+	// ExperimentOptions are the template's experiment options with FIS's
+	// defaults filled in: AccountTargeting "single-account" and
+	// EmptyTargetResolutionMode "fail" unless the template says otherwise.
+	// A runner reads them from here; in a Plan built by hand, an empty
+	// field means the default.
+	ExperimentOptions ExperimentOptions
 	// Warnings are the validation warnings of the template.
 	Warnings Problems
 }
@@ -97,6 +103,7 @@ func NewPlan(t *Template, opts PlanOptions) (*Plan, error) {
 		StopConditions: slices.Clone(t.StopConditions),
 		Warnings:       v.probs.Warnings(),
 	}
+	p.ExperimentOptions = t.ExperimentOptions.Effective()
 	for name, a := range t.Actions {
 		params := v.resolved[name]
 		p.Actions = append(p.Actions, PlannedAction{
@@ -154,6 +161,8 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "Longest path: %s (%s)\n", humanDuration(p.LongestPath), strings.Join(p.CriticalPath, " -> "))
 	fmt.Fprintf(&b, "Actions: %d, %d run locally by faultkit, %d need AWS\n", len(p.Actions), nLocal, len(p.Actions)-nLocal)
+	eo := p.ExperimentOptions.Effective()
+	fmt.Fprintf(&b, "Options: emptyTargetResolutionMode %s, accountTargeting %s\n", eo.EmptyTargetResolutionMode, eo.AccountTargeting)
 	if len(p.Targets) > 0 {
 		b.WriteString("\nTargets:\n")
 		for _, name := range sortedKeys(p.Targets) {
@@ -280,6 +289,7 @@ type planJSON struct {
 	Targets            map[string]Target   `json:"targets"`
 	Actions            []plannedActionJSON `json:"actions"`
 	StopConditions     []StopCondition     `json:"stopConditions"`
+	ExperimentOptions  ExperimentOptions   `json:"experimentOptions"`
 	Local              bool                `json:"local"`
 	Warnings           Problems            `json:"warnings"`
 }
@@ -304,7 +314,8 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 	out := planJSON{
 		Description: p.Description, LongestPath: fault.FormatDuration(p.LongestPath),
 		LongestPathSeconds: p.LongestPath.Seconds(), CriticalPath: p.CriticalPath, Levels: p.Levels,
-		Targets: p.Targets, StopConditions: p.StopConditions, Local: p.Local(), Warnings: p.Warnings,
+		Targets: p.Targets, StopConditions: p.StopConditions, ExperimentOptions: p.ExperimentOptions.Effective(),
+		Local: p.Local(), Warnings: p.Warnings,
 	}
 	if out.Warnings == nil {
 		out.Warnings = Problems{}

@@ -2,6 +2,7 @@ package template
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,6 +103,7 @@ func TestPlanRendering(t *testing.T) {
 		"latency  aws:ecs:task-network-latency  [local]",
 		"T+7m -> T+17m (duration 10m)",
 		"params:  delayMilliseconds=250 duration=PT10M flowsPercent=100",
+		"Options: emptyTargetResolutionMode fail, accountTargeting single-account\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text plan lacks %q:\n%s", want, text)
@@ -112,8 +114,9 @@ func TestPlanRendering(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct {
-		LongestPath        string  `json:"longestPath"`
-		LongestPathSeconds float64 `json:"longestPathSeconds"`
+		LongestPath        string            `json:"longestPath"`
+		LongestPathSeconds float64           `json:"longestPathSeconds"`
+		ExperimentOptions  map[string]string `json:"experimentOptions"`
 		Actions            []struct {
 			Name         string            `json:"name"`
 			Parameters   map[string]string `json:"parameters"`
@@ -129,6 +132,72 @@ func TestPlanRendering(t *testing.T) {
 	}
 	if a := got.Actions[3]; a.Name != "latency" || a.StartSeconds != 420 || !a.Local || a.Parameters["sources"] != "DYNAMODB" {
 		t.Errorf("JSON latency = %+v", a)
+	}
+	wantOpts := map[string]string{"accountTargeting": "single-account", "emptyTargetResolutionMode": "fail"}
+	if !maps.Equal(got.ExperimentOptions, wantOpts) {
+		t.Errorf("JSON experimentOptions = %v, want the defaults %v", got.ExperimentOptions, wantOpts)
+	}
+}
+
+// TestPlanExperimentOptions: the plan carries the template's experiment
+// options, FIS's defaults filled in for what the template leaves out.
+func TestPlanExperimentOptions(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/ecs-cpu-then-latency.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		options string // JSON of experimentOptions; "" for none
+		want    ExperimentOptions
+	}{
+		{"", ExperimentOptions{AccountTargeting: "single-account", EmptyTargetResolutionMode: "fail"}},
+		{`{}`, ExperimentOptions{AccountTargeting: "single-account", EmptyTargetResolutionMode: "fail"}},
+		{`{"emptyTargetResolutionMode": "skip"}`, ExperimentOptions{AccountTargeting: "single-account", EmptyTargetResolutionMode: "skip"}},
+		{`{"accountTargeting": "multi-account"}`, ExperimentOptions{AccountTargeting: "multi-account", EmptyTargetResolutionMode: "fail"}},
+		{`{"accountTargeting": "single-account", "emptyTargetResolutionMode": "fail"}`,
+			ExperimentOptions{AccountTargeting: "single-account", EmptyTargetResolutionMode: "fail"}},
+	} {
+		doc := string(data)
+		if tc.options != "" {
+			doc = strings.Replace(doc, `"tags": {"team": "payments"}`, `"tags": {"team": "payments"}, "experimentOptions": `+tc.options, 1)
+			if doc == string(data) {
+				t.Fatal("the test template changed: no tags line to put experimentOptions after")
+			}
+		}
+		tpl, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.options, err)
+		}
+		p, err := NewPlan(tpl, PlanOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.options, err)
+		}
+		if p.ExperimentOptions != tc.want {
+			t.Errorf("%s: ExperimentOptions = %+v, want %+v", tc.options, p.ExperimentOptions, tc.want)
+		}
+		line := "Options: emptyTargetResolutionMode " + tc.want.EmptyTargetResolutionMode + ", accountTargeting " + tc.want.AccountTargeting + "\n"
+		if !strings.Contains(p.String(), line) {
+			t.Errorf("%s: text plan lacks %q:\n%s", tc.options, line, p)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			ExperimentOptions ExperimentOptions `json:"experimentOptions"`
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.ExperimentOptions != tc.want {
+			t.Errorf("%s: JSON experimentOptions = %+v, want %+v", tc.options, got.ExperimentOptions, tc.want)
+		}
+	}
+	// A Plan built by hand leaves the options empty; they render as the
+	// defaults.
+	p := &Plan{Description: "by hand"}
+	if !strings.Contains(p.String(), "Options: emptyTargetResolutionMode fail, accountTargeting single-account\n") {
+		t.Errorf("hand-built plan:\n%s", p)
 	}
 }
 

@@ -1,5 +1,7 @@
 package template
 
+import "cmp"
+
 // Template is a FIS experiment template: the input of FIS's
 // CreateExperimentTemplate, field for field, with FIS's JSON names.
 // Parse fills it from JSON; a Template built in code works the same way,
@@ -95,6 +97,26 @@ type ExperimentOptions struct {
 	AccountTargeting string `json:"accountTargeting,omitempty"`
 	// EmptyTargetResolutionMode is "fail" (default) or "skip".
 	EmptyTargetResolutionMode string `json:"emptyTargetResolutionMode,omitempty"`
+}
+
+// Values of ExperimentOptions.
+const (
+	AccountTargetingSingle = "single-account" // the default
+	AccountTargetingMulti  = "multi-account"
+	EmptyTargetFail        = "fail" // the default: a target that selects nothing fails the experiment
+	EmptyTargetSkip        = "skip" // the actions of a target that selects nothing are skipped
+)
+
+// Effective returns the options with FIS's defaults filled in: a nil o
+// or an empty field means single-account and fail.
+func (o *ExperimentOptions) Effective() ExperimentOptions {
+	var eo ExperimentOptions
+	if o != nil {
+		eo = *o
+	}
+	eo.AccountTargeting = cmp.Or(eo.AccountTargeting, AccountTargetingSingle)
+	eo.EmptyTargetResolutionMode = cmp.Or(eo.EmptyTargetResolutionMode, EmptyTargetFail)
+	return eo
 }
 
 // ExperimentReportConfiguration asks FIS to write a report of the run.

@@ -597,8 +597,8 @@ func (v *validator) experimentOptions() {
 			v.errorf(CodeValue, "experimentOptions."+field, "%s %q must be one of %s", field, val, strings.Join(allowed, ", "))
 		}
 	}
-	check("accountTargeting", eo.AccountTargeting, "single-account", "multi-account")
-	check("emptyTargetResolutionMode", eo.EmptyTargetResolutionMode, "fail", "skip")
+	check("accountTargeting", eo.AccountTargeting, AccountTargetingSingle, AccountTargetingMulti)
+	check("emptyTargetResolutionMode", eo.EmptyTargetResolutionMode, EmptyTargetFail, EmptyTargetSkip)
 }
 
 func (v *validator) reportConfiguration() {

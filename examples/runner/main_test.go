@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faultkit/faultkit/template"
 )
 
 const validDoc = "../../template/testdata/valid/ecs-cpu-then-latency.json"
@@ -102,19 +104,22 @@ func TestValidateVars(t *testing.T) {
 
 func TestPlanCommand(t *testing.T) {
 	code, out, _ := run(t, "plan", validDoc)
-	if code != exitOK || !strings.Contains(out, "Longest path: 17m (cpu -> pause -> latency)") {
+	if code != exitOK || !strings.Contains(out, "Longest path: 17m (cpu -> pause -> latency)") ||
+		!strings.Contains(out, "Options: emptyTargetResolutionMode fail, accountTargeting single-account\n") {
 		t.Errorf("plan: %d\n%s", code, out)
 	}
 	code, out, _ = run(t, "plan", "--json", validDoc)
 	var plan struct {
-		LongestPathSeconds float64    `json:"longestPathSeconds"`
-		Levels             [][]string `json:"levels"`
-		Local              bool       `json:"local"`
+		LongestPathSeconds float64                    `json:"longestPathSeconds"`
+		Levels             [][]string                 `json:"levels"`
+		Local              bool                       `json:"local"`
+		ExperimentOptions  template.ExperimentOptions `json:"experimentOptions"`
 	}
 	if err := json.Unmarshal([]byte(out), &plan); err != nil {
 		t.Fatalf("plan --json: %v\n%s", err, out)
 	}
-	if code != exitOK || plan.LongestPathSeconds != 1020 || len(plan.Levels) != 3 || !plan.Local {
+	wantOpts := template.ExperimentOptions{AccountTargeting: "single-account", EmptyTargetResolutionMode: "fail"}
+	if code != exitOK || plan.LongestPathSeconds != 1020 || len(plan.Levels) != 3 || !plan.Local || plan.ExperimentOptions != wantOpts {
 		t.Errorf("plan --json: %d %+v", code, plan)
 	}
 	corpus := "../../template/testdata/corpus/aws-samples__fis-template-library__StopExperiment.json"

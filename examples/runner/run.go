@@ -128,9 +128,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		PollInterval:    rf.probeInterval,
 		Template:        experiment.TemplateInfo{File: file, Digest: experiment.Digest(data), Description: tpl.Description},
 	}
-	if tpl.ExperimentOptions != nil {
-		cfg.EmptyTargetResolutionMode = tpl.ExperimentOptions.EmptyTargetResolutionMode
-	}
 	if rf.seed != 0 {
 		cfg.Rand = rand.New(rand.NewPCG(rf.seed, rf.seed))
 	}

@@ -494,6 +494,41 @@ func (c *conv) strMap(n *jnode, path string) map[string]string {
 	return out
 }
 
+// objList decodes an array of objects with the given fields (stop
+// conditions, filters, dashboards): field calls fn with the element being
+// filled in. Not an array: a type error and nil.
+func objList[T any](c *conv, n *jnode, path string, fields []string, field func(elem *T, key string, v *jnode, path string)) []T {
+	if n.kind != kindArray {
+		c.typeError(n, path, "array")
+		return nil
+	}
+	out := make([]T, 0, len(n.elems))
+	for i, e := range n.elems {
+		var elem T
+		c.object(e, indexPath(path, i), fields, func(key string, v *jnode, p string) {
+			field(&elem, key, v, p)
+		})
+		out = append(out, elem)
+	}
+	return out
+}
+
+// s3Configuration decodes {"bucketName", "prefix"}, the S3 place of the
+// experiment log and of the experiment report; nil if n is not an object.
+func (c *conv) s3Configuration(n *jnode, path string) *S3LogConfiguration {
+	var s3 S3LogConfiguration
+	if !c.object(n, path, []string{"bucketName", "prefix"}, func(key string, v *jnode, p string) {
+		if key == "bucketName" {
+			s3.BucketName = c.str(v, p)
+		} else {
+			s3.Prefix = c.str(v, p)
+		}
+	}) {
+		return nil
+	}
+	return &s3
+}
+
 // objMap decodes an object of objects (targets, actions).
 func (c *conv) objMap(n *jnode, path string, fn func(key string, v *jnode, path string)) {
 	if n.kind != kindObject {
@@ -523,23 +558,13 @@ func (c *conv) template(n *jnode, t *Template) {
 		case "tags":
 			t.Tags = c.strMap(v, p)
 		case "stopConditions":
-			if v.kind != kindArray {
-				c.typeError(v, p, "array")
-				return
-			}
-			t.StopConditions = make([]StopCondition, 0, len(v.elems))
-			for i, e := range v.elems {
-				var sc StopCondition
-				ip := indexPath(p, i)
-				c.object(e, ip, []string{"source", "value"}, func(key string, v *jnode, p string) {
-					if key == "source" {
-						sc.Source = c.str(v, p)
-					} else {
-						sc.Value = c.str(v, p)
-					}
-				})
-				t.StopConditions = append(t.StopConditions, sc)
-			}
+			t.StopConditions = objList(c, v, p, []string{"source", "value"}, func(sc *StopCondition, key string, v *jnode, p string) {
+				if key == "source" {
+					sc.Source = c.str(v, p)
+				} else {
+					sc.Value = c.str(v, p)
+				}
+			})
 		case "targets":
 			t.Targets = make(map[string]Target)
 			c.objMap(v, p, func(name string, v *jnode, p string) {
@@ -585,22 +610,13 @@ func (c *conv) target(n *jnode, path string) Target {
 		case "selectionMode":
 			t.SelectionMode = c.str(v, p)
 		case "filters":
-			if v.kind != kindArray {
-				c.typeError(v, p, "array")
-				return
-			}
-			t.Filters = make([]Filter, 0, len(v.elems))
-			for i, e := range v.elems {
-				var f Filter
-				c.object(e, indexPath(p, i), []string{"path", "values"}, func(key string, v *jnode, p string) {
-					if key == "path" {
-						f.Path = c.str(v, p)
-					} else {
-						f.Values = c.strList(v, p)
-					}
-				})
-				t.Filters = append(t.Filters, f)
-			}
+			t.Filters = objList(c, v, p, []string{"path", "values"}, func(f *Filter, key string, v *jnode, p string) {
+				if key == "path" {
+					f.Path = c.str(v, p)
+				} else {
+					f.Values = c.strList(v, p)
+				}
+			})
 		}
 	})
 	return t
@@ -639,16 +655,7 @@ func (c *conv) logConfiguration(n *jnode, path string) *LogConfiguration {
 					lc.CloudWatchLogsConfiguration = &cw
 				}
 			case "s3Configuration":
-				var s3 S3LogConfiguration
-				if c.object(v, p, []string{"bucketName", "prefix"}, func(key string, v *jnode, p string) {
-					if key == "bucketName" {
-						s3.BucketName = c.str(v, p)
-					} else {
-						s3.Prefix = c.str(v, p)
-					}
-				}) {
-					lc.S3Configuration = &s3
-				}
+				lc.S3Configuration = c.s3Configuration(v, p)
 			case "logSchemaVersion":
 				c.src.pos[p] = v.off
 				var n int64
@@ -677,33 +684,17 @@ func (c *conv) reportConfiguration(n *jnode, path string) *ExperimentReportConfi
 		case "outputs":
 			var out ReportOutputs
 			if c.object(v, p, []string{"s3Configuration"}, func(_ string, v *jnode, p string) {
-				var s3 ReportS3Configuration
-				if c.object(v, p, []string{"bucketName", "prefix"}, func(key string, v *jnode, p string) {
-					if key == "bucketName" {
-						s3.BucketName = c.str(v, p)
-					} else {
-						s3.Prefix = c.str(v, p)
-					}
-				}) {
-					out.S3Configuration = &s3
-				}
+				// The report's bucket and prefix are the log's, field for field.
+				out.S3Configuration = (*ReportS3Configuration)(c.s3Configuration(v, p))
 			}) {
 				rc.Outputs = &out
 			}
 		case "dataSources":
 			var ds ReportDataSources
 			if c.object(v, p, []string{"cloudWatchDashboards"}, func(_ string, v *jnode, p string) {
-				if v.kind != kindArray {
-					c.typeError(v, p, "array")
-					return
-				}
-				for i, e := range v.elems {
-					var d ReportDashboard
-					c.object(e, indexPath(p, i), []string{"dashboardIdentifier"}, func(_ string, v *jnode, p string) {
-						d.DashboardIdentifier = c.str(v, p)
-					})
-					ds.CloudWatchDashboards = append(ds.CloudWatchDashboards, d)
-				}
+				ds.CloudWatchDashboards = objList(c, v, p, []string{"dashboardIdentifier"}, func(d *ReportDashboard, _ string, v *jnode, p string) {
+					d.DashboardIdentifier = c.str(v, p)
+				})
 			}) {
 				rc.DataSources = &ds
 			}

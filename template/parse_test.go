@@ -75,6 +75,15 @@ func TestParseErrors(t *testing.T) {
 		{"tags not strings", `{"tags": {"a": 1}}`, CodeType, "tags.a", 1, 16},
 		{"startAfter not a list", `{"actions": {"a": {"startAfter": "b"}}}`, CodeType, "actions.a.startAfter", 1, 34},
 		{"logSchemaVersion not an integer", `{"logConfiguration": {"logSchemaVersion": 1.5}}`, CodeType, "logConfiguration.logSchemaVersion", 1, 43},
+		{"stopConditions not a list", `{"stopConditions": {"source": "none"}}`, CodeType, "stopConditions", 1, 2},
+		{"stop condition not an object", `{"stopConditions": ["none"]}`, CodeType, "stopConditions[0]", 1, 21},
+		{"filters not a list", `{"targets": {"t": {"filters": "x"}}}`, CodeType, "targets.t.filters", 1, 31},
+		{"filter values not a list", `{"targets": {"t": {"filters": [{"path": "a", "values": "b"}]}}}`, CodeType, "targets.t.filters[0].values", 1, 56},
+		{"log bucket not a string", `{"logConfiguration": {"s3Configuration": {"bucketName": 1}}}`, CodeType, "logConfiguration.s3Configuration.bucketName", 1, 57},
+		{"report prefix not a string", `{"experimentReportConfiguration": {"outputs": {"s3Configuration": {"prefix": []}}}}`, CodeType,
+			"experimentReportConfiguration.outputs.s3Configuration.prefix", 1, 78},
+		{"dashboards not a list", `{"experimentReportConfiguration": {"dataSources": {"cloudWatchDashboards": {}}}}`, CodeType,
+			"experimentReportConfiguration.dataSources.cloudWatchDashboards", 1, 52},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,4 +256,45 @@ func dropEmpty(v any) any {
 		}
 	}
 	return v
+}
+
+// TestParseNestedObjects decodes every list of objects and both S3
+// places (log and report) field for field.
+func TestParseNestedObjects(t *testing.T) {
+	doc := `{
+  "description": "nested",
+  "stopConditions": [{"source": "none"}, {"source": "aws:cloudwatch:alarm", "value": "arn:a"}],
+  "targets": {"t": {"resourceType": "aws:ecs:task", "filters": [{"path": "p1", "values": ["a", "b"]}, {"path": "p2", "values": []}]}},
+  "logConfiguration": {"s3Configuration": {"bucketName": "logs", "prefix": "fis/"}, "logSchemaVersion": 2},
+  "experimentReportConfiguration": {
+    "outputs": {"s3Configuration": {"bucketName": "reports", "prefix": "r/"}},
+    "dataSources": {"cloudWatchDashboards": [{"dashboardIdentifier": "d1"}, {"dashboardIdentifier": "d2"}]}
+  }
+}`
+	tpl, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStops := []StopCondition{{Source: "none"}, {Source: "aws:cloudwatch:alarm", Value: "arn:a"}}
+	if !reflect.DeepEqual(tpl.StopConditions, wantStops) {
+		t.Errorf("stopConditions = %+v", tpl.StopConditions)
+	}
+	wantFilters := []Filter{{Path: "p1", Values: []string{"a", "b"}}, {Path: "p2", Values: []string{}}}
+	if !reflect.DeepEqual(tpl.Targets["t"].Filters, wantFilters) {
+		t.Errorf("filters = %+v", tpl.Targets["t"].Filters)
+	}
+	if lc := tpl.LogConfiguration; lc == nil || !reflect.DeepEqual(lc.S3Configuration, &S3LogConfiguration{BucketName: "logs", Prefix: "fis/"}) ||
+		lc.LogSchemaVersion == nil || *lc.LogSchemaVersion != 2 {
+		t.Errorf("logConfiguration = %+v", lc)
+	}
+	rc := tpl.ExperimentReportConfiguration
+	if rc == nil || rc.Outputs == nil || rc.DataSources == nil {
+		t.Fatalf("experimentReportConfiguration = %+v", rc)
+	}
+	if !reflect.DeepEqual(rc.Outputs.S3Configuration, &ReportS3Configuration{BucketName: "reports", Prefix: "r/"}) {
+		t.Errorf("report s3Configuration = %+v", rc.Outputs.S3Configuration)
+	}
+	if !reflect.DeepEqual(rc.DataSources.CloudWatchDashboards, []ReportDashboard{{DashboardIdentifier: "d1"}, {DashboardIdentifier: "d2"}}) {
+		t.Errorf("dashboards = %+v", rc.DataSources.CloudWatchDashboards)
+	}
 }

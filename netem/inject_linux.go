@@ -169,7 +169,11 @@ type prepared struct {
 	allow   []netip.Prefix
 }
 
-func (s *Scope) prepare(ctx context.Context, srcs []fault.Source) (*prepared, error) {
+// prepare runs the steps latency and loss share, in this order: resolve
+// the namespace, links and sources; check that the engine can run (check
+// names a missing kernel feature); refuse a conflict; pin the hosts file
+// (its undo pushed on undo) and run the "pinned" step hook.
+func (s *Scope) prepare(ctx context.Context, j *fault.Journal, undo *undoStack, srcs []fault.Source, check func(fault.NetNS) error) (*prepared, error) {
 	ns, err := s.netns()
 	if err != nil {
 		return nil, err
@@ -186,6 +190,20 @@ func (s *Scope) prepare(ctx context.Context, srcs []fault.Source) (*prepared, er
 	if !t.all && !s.Unprotected && onlyProtected(t.prefixes, allow) {
 		return nil, paramErr("sources", prefixList(t.prefixes),
 			"sources contain only protected endpoints (IMDS, task metadata, SSM); use WithoutProtection to impair them")
+	}
+	if err := check(ns); err != nil {
+		return nil, err
+	}
+	if err := checkConflict(ns, links); err != nil {
+		return nil, err
+	}
+	unpin, err := pinHosts(ctx, j, s.HostsFile, t.pins)
+	if err != nil {
+		return nil, err
+	}
+	undo.push("hosts pins", unpin)
+	if err := s.after("pinned"); err != nil {
+		return nil, err
 	}
 	return &prepared{ns: ns, links: links, targets: t, allow: allow}, nil
 }
@@ -212,12 +230,16 @@ func nftDirection(d Direction) nft.Direction {
 	return nft.Egress
 }
 
-// applyTC applies cfg on every link, all or nothing.
-func applyTC(ctx context.Context, j *fault.Journal, p *prepared, cfg tc.Config, undo *undoStack) ([]*tc.Applied, error) {
+// applyTC applies cfg on every link, all or nothing, with the scope's
+// direction, flows, sources and allow-list, then runs the "applied" step
+// hook.
+func (s *Scope) applyTC(ctx context.Context, j *fault.Journal, p *prepared, cfg tc.Config, undo *undoStack) (func() []fault.Metric, error) {
+	cfg.NetNS, cfg.Direction, cfg.FlowsPercent = p.ns, tcDirection(s.Direction), s.FlowsPercent
+	cfg.Sources, cfg.Allow = p.targets.prefixes, p.allow
 	var applied []*tc.Applied
 	for _, l := range p.links {
 		c := cfg
-		c.NetNS, c.Link = p.ns, l
+		c.Link = l
 		a, err := tc.Apply(ctx, j, c)
 		if err != nil {
 			return nil, err
@@ -225,7 +247,25 @@ func applyTC(ctx context.Context, j *fault.Journal, p *prepared, cfg tc.Config, 
 		applied = append(applied, a)
 		undo.push("tc "+l, a.Revert)
 	}
-	return applied, nil
+	if err := s.after("applied"); err != nil {
+		return nil, err
+	}
+	return tcMetrics(applied), nil
+}
+
+// applyNFT applies cfg with the scope's direction, then runs the
+// "applied" step hook.
+func (s *Scope) applyNFT(ctx context.Context, j *fault.Journal, cfg nft.Config, undo *undoStack) (func() []fault.Metric, error) {
+	cfg.Direction = nftDirection(s.Direction)
+	a, err := nft.Apply(ctx, j, cfg)
+	if err != nil {
+		return nil, err
+	}
+	undo.push("nftables "+strings.Join(a.Tables(), ","), a.Revert)
+	if err := s.after("applied"); err != nil {
+		return nil, err
+	}
+	return nftMetrics(a), nil
 }
 
 func tcMetrics(applied []*tc.Applied) func() []fault.Metric {
@@ -277,38 +317,15 @@ func (f *LatencyFault) Inject(ctx context.Context, j *fault.Journal) (fault.Hand
 		return nil, err
 	}
 	return inject(ctx, f.Name(), func(undo *undoStack) (func() []fault.Metric, error) {
-		p, err := f.Scope.prepare(ctx, f.Sources)
+		p, err := f.Scope.prepare(ctx, j, undo, f.Sources, tc.Probe)
 		if err != nil {
 			return nil, err
 		}
-		if err := tc.Probe(p.ns); err != nil {
-			return nil, err
-		}
-		if err := checkConflict(p.ns, p.links); err != nil {
-			return nil, err
-		}
-		unpin, err := pinHosts(ctx, j, f.HostsFile, p.targets.pins)
-		if err != nil {
-			return nil, err
-		}
-		undo.push("hosts pins", unpin)
-		if err := f.after("pinned"); err != nil {
-			return nil, err
-		}
-		applied, err := applyTC(ctx, j, p, tc.Config{
-			Direction: tcDirection(f.Direction), Delay: f.Delay, Jitter: f.Jitter,
-			DelayCorrelation: f.DelayCorrelation, Distribution: f.Distribution,
+		return f.applyTC(ctx, j, p, tc.Config{
+			Delay: f.Delay, Jitter: f.Jitter, DelayCorrelation: f.DelayCorrelation, Distribution: f.Distribution,
 			CorruptPercent: f.CorruptPercent, DuplicatePercent: f.DuplicatePercent, ReorderPercent: f.ReorderPercent,
 			RateBytesPerSec: f.RateBytesPerSec, Limit: f.QueueLimit,
-			Sources: p.targets.prefixes, Allow: p.allow, FlowsPercent: f.FlowsPercent,
 		}, undo)
-		if err != nil {
-			return nil, err
-		}
-		if err := f.after("applied"); err != nil {
-			return nil, err
-		}
-		return tcMetrics(applied), nil
 	})
 }
 
@@ -340,50 +357,21 @@ func (f *LossFault) Inject(ctx context.Context, j *fault.Journal) (fault.Handle,
 		return nil, err
 	}
 	return inject(ctx, f.Name(), func(undo *undoStack) (func() []fault.Metric, error) {
-		p, err := f.Scope.prepare(ctx, f.Sources)
-		if err != nil {
-			return nil, err
-		}
-		eng, err := f.engine(p.ns)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkConflict(p.ns, p.links); err != nil {
-			return nil, err
-		}
-		unpin, err := pinHosts(ctx, j, f.HostsFile, p.targets.pins)
-		if err != nil {
-			return nil, err
-		}
-		undo.push("hosts pins", unpin)
-		if err := f.after("pinned"); err != nil {
-			return nil, err
-		}
-		if eng == EngineTC {
-			applied, err := applyTC(ctx, j, p, tc.Config{
-				Direction: tcDirection(f.Direction), LossPercent: f.Percent, LossCorrelation: f.Correlation,
-				Limit: f.QueueLimit, Sources: p.targets.prefixes, Allow: p.allow, FlowsPercent: f.FlowsPercent,
-			}, undo)
-			if err != nil {
-				return nil, err
-			}
-			if err := f.after("applied"); err != nil {
-				return nil, err
-			}
-			return tcMetrics(applied), nil
-		}
-		a, err := nft.Apply(ctx, j, nft.Config{
-			NetNS: p.ns, Kind: nft.KindLoss, Direction: nftDirection(f.Direction), Interfaces: p.links,
-			LossPercent: f.Percent, FlowsPercent: f.FlowsPercent, Sources: p.targets.prefixes, Allow: p.allow,
+		var eng Engine
+		p, err := f.Scope.prepare(ctx, j, undo, f.Sources, func(ns fault.NetNS) (err error) {
+			eng, err = f.engine(ns)
+			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		undo.push("nftables "+strings.Join(a.Tables(), ","), a.Revert)
-		if err := f.after("applied"); err != nil {
-			return nil, err
+		if eng == EngineTC {
+			return f.applyTC(ctx, j, p, tc.Config{LossPercent: f.Percent, LossCorrelation: f.Correlation, Limit: f.QueueLimit}, undo)
 		}
-		return nftMetrics(a), nil
+		return f.applyNFT(ctx, j, nft.Config{
+			NetNS: p.ns, Kind: nft.KindLoss, Interfaces: p.links,
+			LossPercent: f.Percent, FlowsPercent: f.FlowsPercent, Sources: p.targets.prefixes, Allow: p.allow,
+		}, undo)
 	})
 }
 
@@ -414,17 +402,8 @@ func (f *BlackholeFault) Inject(ctx context.Context, j *fault.Journal) (fault.Ha
 		if f.Protocol == "udp" {
 			proto = unix.IPPROTO_UDP
 		}
-		a, err := nft.Apply(ctx, j, nft.Config{
-			NetNS: ns, Kind: nft.KindBlackhole, Direction: nftDirection(f.Direction), Interfaces: links,
-			Protocol: proto, Port: uint16(f.Port), Allow: allow,
-		})
-		if err != nil {
-			return nil, err
-		}
-		undo.push("nftables "+strings.Join(a.Tables(), ","), a.Revert)
-		if err := f.after("applied"); err != nil {
-			return nil, err
-		}
-		return nftMetrics(a), nil
+		return f.applyNFT(ctx, j, nft.Config{
+			NetNS: ns, Kind: nft.KindBlackhole, Interfaces: links, Protocol: proto, Port: uint16(f.Port), Allow: allow,
+		}, undo)
 	})
 }

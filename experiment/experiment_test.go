@@ -18,25 +18,18 @@ import (
 func TestParallelThenAfter(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "a", dur: 150 * time.Millisecond, target: "tasks"},
 		act{name: "b", dur: 100 * time.Millisecond, target: "tasks"},
 		act{name: "c", dur: 50 * time.Millisecond, target: "tasks", after: []string{"a", "b"}},
 	)
-	rep, err := experiment.Run(context.Background(), plan, baseConfig(l))
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	rep := runWant(t, context.Background(), plan, baseConfig(l), nil)
 	if rep.State.Status != experiment.StatusCompleted {
 		t.Fatalf("state = %+v, want completed", rep.State)
 	}
-	if got, want := experimentStates(rep), []string{"initiating", "running", "completed"}; !equal(got, want) {
-		t.Errorf("experiment states = %v, want %v", got, want)
-	}
+	checkStates(t, "experiment", experimentStates(rep), "initiating", "running", "completed")
 	for _, name := range []string{"a", "b", "c"} {
-		if got, want := actionStates(rep, name), []string{"initiating", "running", "completed"}; !equal(got, want) {
-			t.Errorf("action %s states = %v, want %v", name, got, want)
-		}
+		checkStates(t, "action "+name, actionStates(rep, name), "initiating", "running", "completed")
 		if a := mustAction(t, rep, name); a.StartTime.IsZero() || a.EndTime.Before(a.StartTime) {
 			t.Errorf("action %s times: start %v end %v", name, a.StartTime, a.EndTime)
 		}
@@ -59,15 +52,13 @@ func TestParallelThenAfter(t *testing.T) {
 	if v, ok := a.Metric("load_percent"); !ok || v != 50 {
 		t.Errorf("a's load_percent = %v, %v; want 50 (the percent default)", v, ok)
 	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	l.checkReverted(t)
 }
 
 func TestStopConditionStopsRunningAndCancelsPending(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "long", dur: time.Minute, target: "tasks"},
 		act{name: "next", dur: time.Second, target: "tasks", after: []string{"long"}},
 	)
@@ -84,47 +75,31 @@ func TestStopConditionStopsRunningAndCancelsPending(t *testing.T) {
 			return false, "", nil
 		},
 	}}
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if !errors.Is(err, experiment.ErrStopped) {
-		t.Fatalf("Run error = %v, want ErrStopped", err)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, experiment.ErrStopped)
 	if rep.State.Status != experiment.StatusStopped || !strings.Contains(rep.State.Reason, "error rate above 5%") {
 		t.Errorf("state = %+v, want stopped naming the condition", rep.State)
 	}
-	if got, want := experimentStates(rep), []string{"initiating", "running", "stopping", "stopped"}; !equal(got, want) {
-		t.Errorf("experiment states = %v, want %v", got, want)
-	}
-	if got, want := actionStates(rep, "long"), []string{"initiating", "running", "stopping", "stopped"}; !equal(got, want) {
-		t.Errorf("long states = %v, want %v", got, want)
-	}
-	if got, want := actionStates(rep, "next"), []string{"cancelled"}; !equal(got, want) {
-		t.Errorf("next states = %v, want %v", got, want)
-	}
+	checkStates(t, "experiment", experimentStates(rep), "initiating", "running", "stopping", "stopped")
+	checkStates(t, "action long", actionStates(rep, "long"), "initiating", "running", "stopping", "stopped")
+	checkStates(t, "action next", actionStates(rep, "next"), "cancelled")
 	if len(l.find("inject", "next")) != 0 {
 		t.Error("the pending action was injected")
 	}
 	if len(rep.StopConditions) != 1 || !rep.StopConditions[0].Tripped || rep.StopConditions[0].Checks < 3 {
 		t.Errorf("stop condition report = %+v", rep.StopConditions)
 	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	l.checkReverted(t)
 }
 
 func TestStopConditionTrippedAtStartInjectsNothing(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "a", dur: time.Minute, target: "tasks"})
 	cfg := baseConfig(l)
 	cfg.StopConditions = []experiment.StopCondition{experiment.CommandProbe("exit 3", 0)}
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if !errors.Is(err, experiment.ErrStopped) {
-		t.Fatalf("Run error = %v, want ErrStopped", err)
-	}
-	if got := actionStates(rep, "a"); !equal(got, []string{"cancelled"}) {
-		t.Errorf("a states = %v, want [cancelled]", got)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, experiment.ErrStopped)
+	checkStates(t, "action a", actionStates(rep, "a"), "cancelled")
 	if len(l.find("inject", "a")) != 0 {
 		t.Error("injected despite a tripped stop condition")
 	}
@@ -133,7 +108,7 @@ func TestStopConditionTrippedAtStartInjectsNothing(t *testing.T) {
 func TestStopConditionErrorsTripAfterLimit(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "a", dur: time.Minute, target: "tasks"})
 	cfg := baseConfig(l)
 	cfg.MaxCheckErrors = 2
@@ -145,23 +120,18 @@ func TestStopConditionErrorsTripAfterLimit(t *testing.T) {
 			}
 			return false, "", errors.New("endpoint unreachable")
 		}}}
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if !errors.Is(err, experiment.ErrStopped) {
-		t.Fatalf("Run error = %v, want ErrStopped", err)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, experiment.ErrStopped)
 	s := rep.StopConditions[0]
 	if !s.Tripped || s.Errors != 2 || !strings.Contains(s.Reason, "endpoint unreachable") {
 		t.Errorf("stop condition = %+v, want tripped after 2 errors", s)
 	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	l.checkReverted(t)
 }
 
 func TestCancelContextStops(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "a", dur: time.Minute, target: "tasks"},
 		act{name: "b", dur: time.Minute, target: "tasks", after: []string{"a"}},
 	)
@@ -173,19 +143,10 @@ func TestCancelContextStops(t *testing.T) {
 			cancel()
 		}
 	}
-	rep, err := experiment.Run(ctx, plan, cfg)
-	if !errors.Is(err, experiment.ErrStopped) {
-		t.Fatalf("Run error = %v, want ErrStopped", err)
-	}
-	if got := actionStates(rep, "a"); !equal(got, []string{"initiating", "running", "stopping", "stopped"}) {
-		t.Errorf("a states = %v", got)
-	}
-	if got := actionStates(rep, "b"); !equal(got, []string{"cancelled"}) {
-		t.Errorf("b states = %v", got)
-	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	rep := runWant(t, ctx, plan, cfg, experiment.ErrStopped)
+	checkStates(t, "action a", actionStates(rep, "a"), "initiating", "running", "stopping", "stopped")
+	checkStates(t, "action b", actionStates(rep, "b"), "cancelled")
+	l.checkReverted(t)
 }
 
 func TestStopMethod(t *testing.T) {
@@ -292,15 +253,12 @@ func TestSelectionIsRandom(t *testing.T) {
 func TestInjectFailureRevertsAndFails(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "good", dur: time.Minute, target: "tasks"},
 		act{name: "bad", dur: time.Minute, target: "tasks", mode: "fail-inject"},
 		act{name: "later", dur: time.Second, target: "tasks", after: []string{"good"}},
 	)
-	rep, err := experiment.Run(context.Background(), plan, baseConfig(l))
-	if !errors.Is(err, experiment.ErrFailed) {
-		t.Fatalf("Run error = %v, want ErrFailed", err)
-	}
+	rep := runWant(t, context.Background(), plan, baseConfig(l), experiment.ErrFailed)
 	if !strings.Contains(rep.State.Reason, "Action bad failed") || !strings.Contains(rep.State.Reason, "permission") {
 		t.Errorf("reason = %q", rep.State.Reason)
 	}
@@ -316,15 +274,13 @@ func TestInjectFailureRevertsAndFails(t *testing.T) {
 	if len(rep.Errors) == 0 {
 		t.Error("no errors in report")
 	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	l.checkReverted(t)
 }
 
 func TestInjectFailureOnSecondTargetRevertsFirst(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "a", dur: time.Minute, target: "tasks"})
 	cfg := baseConfig(l)
 	cfg.Targets = hosts(2)
@@ -337,10 +293,7 @@ func TestInjectFailureOnSecondTargetRevertsFirst(t *testing.T) {
 		}
 		return inner(tg)
 	}
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if !errors.Is(err, experiment.ErrFailed) {
-		t.Fatalf("Run error = %v", err)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, experiment.ErrFailed)
 	if n := len(l.find("inject", "a")); n != 1 {
 		t.Errorf("injected %d times, want 1 (host-0)", n)
 	}
@@ -356,17 +309,12 @@ func TestFaultFailingOnItsOwn(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
 	plan := buildPlan(t, nil, act{name: "crashy", dur: time.Minute, mode: "fail-self"})
-	rep, err := experiment.Run(context.Background(), plan, baseConfig(l))
-	if !errors.Is(err, experiment.ErrFailed) {
-		t.Fatalf("Run error = %v", err)
-	}
+	rep := runWant(t, context.Background(), plan, baseConfig(l), experiment.ErrFailed)
 	a := mustAction(t, rep, "crashy")
 	if a.State.Status != experiment.ActionFailed || !strings.Contains(a.State.Reason, "worker crashed") {
 		t.Errorf("action state = %+v", a.State)
 	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	l.checkReverted(t)
 }
 
 func TestRevertFailure(t *testing.T) {
@@ -375,10 +323,7 @@ func TestRevertFailure(t *testing.T) {
 	plan := buildPlan(t, nil, act{name: "sticky", dur: 10 * time.Millisecond, mode: "fail-revert"})
 	cfg := baseConfig(l)
 	cfg.RevertTimeout = time.Second
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if !errors.Is(err, experiment.ErrFailed) {
-		t.Fatalf("Run error = %v", err)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, experiment.ErrFailed)
 	if a := mustAction(t, rep, "sticky"); a.State.Status != experiment.ActionFailed || !strings.Contains(a.State.Reason, "revert refused") {
 		t.Errorf("action = %+v", a.State)
 	}
@@ -392,10 +337,7 @@ func TestUnsupportedActions(t *testing.T) {
 		{name: "after-ec2", dur: 10 * time.Millisecond, after: []string{"ec2"}},
 	}
 	l := newLedger()
-	rep, err := experiment.Run(context.Background(), buildPlan(t, nil, acts...), baseConfig(l))
-	if !errors.Is(err, experiment.ErrFailed) {
-		t.Fatalf("Run error = %v", err)
-	}
+	rep := runWant(t, context.Background(), buildPlan(t, nil, acts...), baseConfig(l), experiment.ErrFailed)
 	if !strings.Contains(rep.State.Reason, "ec2 (aws:ec2:stop-instances)") || !strings.Contains(rep.State.Reason, "skip-unsupported") {
 		t.Errorf("reason = %q", rep.State.Reason)
 	}
@@ -406,10 +348,7 @@ func TestUnsupportedActions(t *testing.T) {
 	l = newLedger()
 	cfg := baseConfig(l)
 	cfg.SkipUnsupported = true
-	rep, err = experiment.Run(context.Background(), buildPlan(t, nil, acts...), cfg)
-	if err != nil {
-		t.Fatalf("Run with SkipUnsupported: %v", err)
-	}
+	rep = runWant(t, context.Background(), buildPlan(t, nil, acts...), cfg, nil) // SkipUnsupported
 	if got := mustAction(t, rep, "ec2").State; got.Status != experiment.ActionSkipped || !strings.Contains(got.Reason, "aws:ec2:stop-instances") {
 		t.Errorf("ec2 = %+v", got)
 	}
@@ -431,15 +370,12 @@ func TestUnregisteredLocalAction(t *testing.T) {
 func TestDryRunInjectsNothing(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "a", dur: time.Minute, target: "tasks"},
 		act{name: "b", dur: time.Minute, target: "tasks", after: []string{"a"}})
 	cfg := baseConfig(l)
 	cfg.DryRun = true
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, nil)
 	if !rep.DryRun || rep.State.Status != experiment.StatusCompleted {
 		t.Errorf("report = %+v", rep.State)
 	}
@@ -498,10 +434,7 @@ func TestObserverSeesOrderedEventsAndProgress(t *testing.T) {
 			}
 		}
 	}
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, nil)
 	var nonProgress int
 	for i, ev := range events {
 		if ev.Report == nil {
@@ -534,10 +467,7 @@ func TestReportMatchesSchema(t *testing.T) {
 	cfg.SkipUnsupported = true
 	cfg.Template = experiment.TemplateInfo{File: "x.json", Digest: experiment.Digest([]byte("{}"))}
 	cfg.StopConditions = []experiment.StopCondition{experiment.CommandProbe("true", 0)}
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, nil)
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -591,14 +521,9 @@ func TestWaitAction(t *testing.T) {
 		act{name: "pause", actionID: template.ActionWait, dur: 150 * time.Millisecond, after: []string{"first"}},
 		act{name: "second", dur: 10 * time.Millisecond, after: []string{"pause"}},
 	)
-	rep, err := experiment.Run(context.Background(), plan, baseConfig(l))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runWant(t, context.Background(), plan, baseConfig(l), nil)
 	pause := mustAction(t, rep, "pause")
-	if got := actionStates(rep, "pause"); !equal(got, []string{"initiating", "running", "completed"}) {
-		t.Errorf("pause states = %v", got)
-	}
+	checkStates(t, "action pause", actionStates(rep, "pause"), "initiating", "running", "completed")
 	if held := pause.EndTime.Sub(pause.StartTime); held < 150*time.Millisecond {
 		t.Errorf("the wait ended after %s, before its 150ms", held)
 	}
@@ -633,7 +558,5 @@ func TestObserverMayStop(t *testing.T) {
 	if !errors.Is(err, experiment.ErrStopped) || rep.State.Reason != "stopped by the observer" {
 		t.Fatalf("Wait = %+v, %v", rep.State, err)
 	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	l.checkReverted(t)
 }

@@ -253,3 +253,36 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// allTasks is the target map most tests use: "tasks", every candidate.
+func allTasks() map[string]template.Target {
+	return map[string]template.Target{"tasks": ecsTarget("ALL")}
+}
+
+// checkReverted fails the test if a test fault is still applied.
+func (l *ledger) checkReverted(t *testing.T) {
+	t.Helper()
+	if left := l.stillApplied(); len(left) > 0 {
+		t.Errorf("left applied: %v", left)
+	}
+}
+
+// checkStates fails the test unless the state history got (actionStates,
+// experimentStates) is exactly want.
+func checkStates(t *testing.T, what string, got []string, want ...string) {
+	t.Helper()
+	if !equal(got, want) {
+		t.Errorf("%s states = %v, want %v", what, got, want)
+	}
+}
+
+// runWant runs plan and stops the test unless Run's error is want
+// (errors.Is; nil: Run must succeed).
+func runWant(t *testing.T, ctx context.Context, plan *template.Plan, cfg experiment.Config, want error) *experiment.Report {
+	t.Helper()
+	rep, err := experiment.Run(ctx, plan, cfg)
+	if !errors.Is(err, want) {
+		t.Fatalf("Run error = %v, want %v", err, want)
+	}
+	return rep
+}

@@ -94,29 +94,20 @@ func TestAlarmStopsExperiment(t *testing.T) {
 		return "OK"
 	})
 	l := newLedger()
-	plan := buildPlan(t, map[string]template.Target{"tasks": ecsTarget("ALL")},
+	plan := buildPlan(t, allTasks(),
 		act{name: "long", dur: time.Minute, target: "tasks"},
 		act{name: "next", dur: time.Minute, target: "tasks", after: []string{"long"}})
 	plan.StopConditions = []template.StopCondition{{Source: template.StopSourceAlarm, Value: alarmARN}}
 	cfg := baseConfig(l)
 	cfg.CloudWatch = cw.client()
 	cfg.AlarmInterval = 20 * time.Millisecond
-	rep, err := experiment.Run(context.Background(), plan, cfg)
-	if !errors.Is(err, experiment.ErrStopped) {
-		t.Fatalf("Run error = %v, want ErrStopped", err)
-	}
+	rep := runWant(t, context.Background(), plan, cfg, experiment.ErrStopped)
 	if !strings.Contains(rep.State.Reason, "checkout-5xx:high is in state ALARM") {
 		t.Errorf("reason = %q", rep.State.Reason)
 	}
-	if got := actionStates(rep, "long"); !equal(got, []string{"initiating", "running", "stopping", "stopped"}) {
-		t.Errorf("long states = %v", got)
-	}
-	if got := actionStates(rep, "next"); !equal(got, []string{"cancelled"}) {
-		t.Errorf("next states = %v", got)
-	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	checkStates(t, "action long", actionStates(rep, "long"), "initiating", "running", "stopping", "stopped")
+	checkStates(t, "action next", actionStates(rep, "next"), "cancelled")
+	l.checkReverted(t)
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
 	for _, n := range cw.names {
@@ -239,7 +230,5 @@ func TestHTTPProbeStopsExperiment(t *testing.T) {
 	if !errors.Is(err, experiment.ErrStopped) || !strings.Contains(rep.State.Reason, "500") {
 		t.Fatalf("Run = %+v, %v", rep.State, err)
 	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	l.checkReverted(t)
 }

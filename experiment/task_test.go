@@ -22,9 +22,7 @@ func TestDetectTargets(t *testing.T) {
 		t.Fatalf("off ECS: %+v, %v; want the host", got, err)
 	}
 
-	srv := ecsmetatest.NewServer(ecsmetatest.EC2())
-	defer srv.Close()
-	t.Setenv(ecsmeta.EnvEndpointV4, srv.Endpoint())
+	useECSMetadata(t)
 	got, err = experiment.DetectTargets(context.Background())
 	if err != nil || len(got) != 1 {
 		t.Fatalf("on ECS: %+v, %v", got, err)
@@ -39,9 +37,7 @@ func TestDetectTargets(t *testing.T) {
 // Inside a task, the template's resourceArns, tags and zone filters decide
 // whether "this task" is a target, as FIS decides for real tasks.
 func TestRunAsThisTask(t *testing.T) {
-	srv := ecsmetatest.NewServer(ecsmetatest.EC2())
-	defer srv.Close()
-	t.Setenv(ecsmeta.EnvEndpointV4, srv.Endpoint())
+	useECSMetadata(t)
 	for _, tc := range []struct {
 		name   string
 		target template.Target
@@ -77,9 +73,7 @@ func TestRunAsThisTask(t *testing.T) {
 // Under emptyTargetResolutionMode skip, a target by tags that matches
 // nothing skips its actions, but one by ARN still fails, as in FIS.
 func TestSkipModeAndARNTargets(t *testing.T) {
-	srv := ecsmetatest.NewServer(ecsmetatest.EC2())
-	defer srv.Close()
-	t.Setenv(ecsmeta.EnvEndpointV4, srv.Endpoint())
+	useECSMetadata(t)
 	for _, tc := range []struct {
 		name   string
 		target template.Target
@@ -104,4 +98,13 @@ func TestSkipModeAndARNTargets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// useECSMetadata puts the test inside an ECS task on EC2: a task metadata
+// endpoint v4 (ecsmetatest's EC2 sample) for the rest of the test.
+func useECSMetadata(t *testing.T) {
+	t.Helper()
+	srv := ecsmetatest.NewServer(ecsmetatest.EC2())
+	t.Cleanup(srv.Close)
+	t.Setenv(ecsmeta.EnvEndpointV4, srv.Endpoint())
 }

@@ -65,9 +65,7 @@ func TestRunTemplate(t *testing.T) {
 	if kill.Duration != "PT0S" || kill.DurationSeconds != 0 {
 		t.Errorf("kill duration = %q", kill.Duration)
 	}
-	if left := l.stillApplied(); len(left) > 0 {
-		t.Errorf("left applied: %v", left)
-	}
+	l.checkReverted(t)
 }
 
 // emptyTargetTemplate has one target that selects every candidate and
@@ -142,9 +140,7 @@ func TestRunPlanEmptyTargetMode(t *testing.T) {
 			if n := len(l.find("inject", fault.ActionTaskCPUStress)); n != wantCPU {
 				t.Errorf("cpu injected %d times, want %d", n, wantCPU)
 			}
-			if left := l.stillApplied(); len(left) > 0 {
-				t.Errorf("left applied: %v", left)
-			}
+			l.checkReverted(t)
 		})
 	}
 }

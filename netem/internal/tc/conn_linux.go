@@ -123,18 +123,33 @@ func (c *nlConn) delLink(name, kind string) error {
 // everything else, so a foreign qdisc with options go-tc cannot parse
 // does not break Status or a conflict check.
 func (c *nlConn) qdiscs(ifindex uint32) ([]gotc.Object, error) {
-	req := make([]byte, sizeofTcMsg)
-	binary.NativeEndian.PutUint32(req[4:8], ifindex)
+	return c.dump(unix.RTM_GETQDISC, unix.RTM_NEWQDISC, ifindex, 0, decodeQdisc)
+}
+
+// filters dumps the filters under parent, decoding only u32 class ids and
+// mirred actions (go-tc's own decoder rejects the kernel's u32 TCA_U32_PCNT
+// struct on kernels with CONFIG_CLS_U32_PERF).
+func (c *nlConn) filters(ifindex, parent uint32) ([]gotc.Object, error) {
+	return c.dump(unix.RTM_GETTFILTER, unix.RTM_NEWTFILTER, ifindex, parent, decodeFilter)
+}
+
+// dump sends a get request of type req for the objects of one link
+// (under parent, when not 0) and returns the replies of type resp on that
+// link: the tcmsg header read here, the attributes by decode.
+func (c *nlConn) dump(req, resp netlink.HeaderType, ifindex, parent uint32, decode func([]byte, *gotc.Object)) ([]gotc.Object, error) {
+	tcm := make([]byte, sizeofTcMsg)
+	binary.NativeEndian.PutUint32(tcm[4:8], ifindex)
+	binary.NativeEndian.PutUint32(tcm[12:16], parent)
 	msgs, err := c.raw.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETQDISC, Flags: netlink.Request | netlink.Dump},
-		Data:   req,
+		Header: netlink.Header{Type: req, Flags: netlink.Request | netlink.Dump},
+		Data:   tcm,
 	})
 	if err != nil {
 		return nil, permission(err)
 	}
 	var out []gotc.Object
 	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWQDISC || len(m.Data) < sizeofTcMsg {
+		if m.Header.Type != resp || len(m.Data) < sizeofTcMsg {
 			continue
 		}
 		o := gotc.Object{Msg: gotc.Msg{
@@ -147,41 +162,7 @@ func (c *nlConn) qdiscs(ifindex uint32) ([]gotc.Object, error) {
 		if o.Ifindex != ifindex {
 			continue
 		}
-		decodeQdisc(m.Data[sizeofTcMsg:], &o)
-		out = append(out, o)
-	}
-	return out, nil
-}
-
-// filters dumps the filters under parent, decoding only u32 class ids and
-// mirred actions (go-tc's own decoder rejects the kernel's u32 TCA_U32_PCNT
-// struct on kernels with CONFIG_CLS_U32_PERF).
-func (c *nlConn) filters(ifindex, parent uint32) ([]gotc.Object, error) {
-	req := make([]byte, sizeofTcMsg)
-	binary.NativeEndian.PutUint32(req[4:8], ifindex)
-	binary.NativeEndian.PutUint32(req[12:16], parent)
-	msgs, err := c.raw.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETTFILTER, Flags: netlink.Request | netlink.Dump},
-		Data:   req,
-	})
-	if err != nil {
-		return nil, permission(err)
-	}
-	var out []gotc.Object
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWTFILTER || len(m.Data) < sizeofTcMsg {
-			continue
-		}
-		o := gotc.Object{Msg: gotc.Msg{
-			Ifindex: binary.NativeEndian.Uint32(m.Data[4:8]),
-			Handle:  binary.NativeEndian.Uint32(m.Data[8:12]),
-			Parent:  binary.NativeEndian.Uint32(m.Data[12:16]),
-			Info:    binary.NativeEndian.Uint32(m.Data[16:20]),
-		}}
-		if o.Ifindex != ifindex {
-			continue
-		}
-		decodeFilter(m.Data[sizeofTcMsg:], &o)
+		decode(m.Data[sizeofTcMsg:], &o)
 		out = append(out, o)
 	}
 	return out, nil

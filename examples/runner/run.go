@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,33 +68,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rf.cwEndpoint, "cloudwatch-endpoint", "", "CloudWatch endpoint `URL` (default: the SDK's, for the alarm's Region)")
 	fs.Uint64Var(&rf.seed, "seed", 0, "seed for COUNT/PERCENT target selection (0: random)")
 	fs.BoolVar(&rf.plain, "plain", false, "plain log lines even on a terminal")
-	files, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
-	}
-	if len(files) != 1 {
-		fs.Usage()
-		return exitUsage
+	files, code, ok := parseFiles(fs, args, true)
+	if !ok {
+		return code
 	}
 	file := files[0]
 
 	// Template.
-	r := checkFile(file, tf.options())
+	r, tpl, data := checkFile(file, tf.options())
 	if !r.Valid {
 		writeResult(stderr, r)
-		return exitInvalid
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		fmt.Fprintf(stderr, "runner: %v\n", err)
-		return exitInvalid
-	}
-	tpl, err := template.Parse(data, append(tf.options(), template.WithFilename(file))...)
-	if err != nil {
-		fmt.Fprintf(stderr, "runner: %v\n", err)
 		return exitInvalid
 	}
 	plan, err := template.NewPlan(tpl, template.PlanOptions{})

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -165,22 +164,6 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	return -1
 }
 
-func readReport(t *testing.T, path string) *experiment.Report {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := experiment.ValidateReport(data); err != nil {
-		t.Errorf("report does not match its schema: %v", err)
-	}
-	var rep experiment.Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
-	return &rep
-}
-
 func writeTemplate(t *testing.T, body string) string {
 	t.Helper()
 	return writeFile(t, "template.json", body)
@@ -204,7 +187,7 @@ func TestE2ECPUStressTemplate(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout.String(), p.stderrText())
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	if rep.State.Status != experiment.StatusCompleted {
 		t.Fatalf("state = %+v", rep.State)
 	}
@@ -244,7 +227,7 @@ func TestE2EParallelTemplateTimeline(t *testing.T) {
 	if code := p.wait(t, 2*time.Minute); code != exitOK {
 		t.Fatalf("exit %d\n%s", code, p.stderrText())
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	cpu, ios, peak := mustReportAction(t, rep, "cpu"), mustReportAction(t, rep, "io"), mustReportAction(t, rep, "cpu-peak")
 	for _, a := range []*experiment.ActionReport{cpu, ios, peak} {
 		if a.State.Status != experiment.ActionCompleted {
@@ -281,14 +264,31 @@ const blackholeAction = `"blackhole": {"actionId": "aws:ecs:task-network-blackho
  "after": {"actionId": "aws:ecs:task-cpu-stress", "parameters": {"duration": "PT1S", "percent": "10"},
   "targets": {"Tasks": "app"}, "startAfter": ["blackhole"]}`
 
-func TestE2ESIGINTStopsCleanly(t *testing.T) {
+// blackholeRun is the runner running blackholeAction in a namespace of
+// its own.
+type blackholeRun struct {
+	*proc
+	ns     *nettest.NS
+	before string // the namespace's nftables tables before the run
+	report string // the report's path
+}
+
+// startBlackholeRun starts the runner on blackholeAction in a fresh
+// namespace and returns once the blackhole runs.
+func startBlackholeRun(t *testing.T) blackholeRun {
+	t.Helper()
 	testenv.RequireFeature(t, testenv.NFTables)
 	ns := nettest.NewNS(t)
-	before := nftTables(t, ns)
-	report := filepath.Join(t.TempDir(), "report.json")
-	p := startRunner(t, "run", "--plain", "--report", report, "--target", "netns:"+ns.Path(),
+	r := blackholeRun{ns: ns, before: nftTables(t, ns), report: filepath.Join(t.TempDir(), "report.json")}
+	r.proc = startRunner(t, "run", "--plain", "--report", r.report, "--target", "netns:"+ns.Path(),
 		writeTemplate(t, ecsTemplate("ALL", blackholeAction)))
-	p.waitLine(t, time.Minute, "status=running", "name=blackhole")
+	r.waitLine(t, time.Minute, "status=running", "name=blackhole")
+	return r
+}
+
+func TestE2ESIGINTStopsCleanly(t *testing.T) {
+	p := startBlackholeRun(t)
+	ns, before, report := p.ns, p.before, p.report
 	during := nftTables(t, ns)
 	if during == before {
 		t.Fatalf("no nftables table while the blackhole runs: %q", during)
@@ -300,7 +300,7 @@ func TestE2ESIGINTStopsCleanly(t *testing.T) {
 	if code != exitStopped {
 		t.Errorf("exit %d, want %d (stopped)\n%s", code, exitStopped, p.stderrText())
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	if rep.State.Status != experiment.StatusStopped || !strings.Contains(rep.State.Reason, "interrupt") {
 		t.Errorf("state = %+v", rep.State)
 	}
@@ -320,13 +320,8 @@ func TestE2ESIGINTStopsCleanly(t *testing.T) {
 }
 
 func TestE2ESecondSignalForcesExit(t *testing.T) {
-	testenv.RequireFeature(t, testenv.NFTables)
-	ns := nettest.NewNS(t)
-	before := nftTables(t, ns)
-	report := filepath.Join(t.TempDir(), "report.json")
-	p := startRunner(t, "run", "--plain", "--report", report, "--target", "netns:"+ns.Path(),
-		writeTemplate(t, ecsTemplate("ALL", blackholeAction)))
-	p.waitLine(t, time.Minute, "status=running", "name=blackhole")
+	p := startBlackholeRun(t)
+	ns, before, report := p.ns, p.before, p.report
 	// Two different signals: the same one sent twice in a row could be
 	// merged into one by the kernel or the Go runtime.
 	p.cmd.Process.Signal(os.Interrupt)
@@ -337,7 +332,7 @@ func TestE2ESecondSignalForcesExit(t *testing.T) {
 	if after := nftTables(t, ns); after != before {
 		t.Errorf("left behind: %q", after)
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	if len(rep.Errors) == 0 || !strings.Contains(strings.Join(rep.Errors, ";"), "forced exit") {
 		t.Errorf("report errors = %v", rep.Errors)
 	}
@@ -409,7 +404,7 @@ func TestE2ELocalStopCondition(t *testing.T) {
 	if code := p.wait(t, time.Minute); code != exitStopped {
 		t.Errorf("exit %d, want %d\n%s", code, exitStopped, p.stderrText())
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	if rep.State.Status != experiment.StatusStopped || !strings.Contains(rep.State.Reason, "faultkit:command-probe") {
 		t.Errorf("state = %+v", rep.State)
 	}
@@ -455,7 +450,7 @@ func TestE2ESelectionOverNamespaces(t *testing.T) {
 			if withTable != tc.want {
 				t.Errorf("%s: %d namespaces had a blackhole table, want %d", tc.mode, withTable, tc.want)
 			}
-			rep := readReport(t, report)
+			rep := readReportFile(t, report)
 			if tr := rep.Targets["app"]; tr == nil || tr.Candidates != 4 || len(tr.Selected) != tc.want {
 				t.Errorf("target report = %+v", tr)
 			}
@@ -503,7 +498,7 @@ func TestE2EDemoNetwork(t *testing.T) {
 	if l := lossOf("packet-loss"); l < 18 || l > 42 {
 		t.Errorf("loss during packet-loss = %.0f%%, want about 30%%", l)
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	if d, _ := mustReportAction(t, rep, "blackhole").Metric("packets_dropped"); d <= 0 {
 		t.Errorf("blackhole packets_dropped = %v", d)
 	}
@@ -524,7 +519,7 @@ func TestE2EDryRunTouchesNothing(t *testing.T) {
 	if !strings.Contains(p.stdout.String(), "Level 1") {
 		t.Errorf("no plan on stdout:\n%s", p.stdout.String())
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	if !rep.DryRun || rep.State.Status != experiment.StatusCompleted {
 		t.Errorf("report = %+v", rep.State)
 	}
@@ -567,7 +562,7 @@ func TestE2EUnsupportedActions(t *testing.T) {
 	if code := p.wait(t, time.Minute); code != exitOK {
 		t.Fatalf("--skip-unsupported: exit %d\n%s", code, p.stderrText())
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	if got := mustReportAction(t, rep, "stop-vms").State.Status; got != experiment.ActionSkipped {
 		t.Errorf("stop-vms = %s", got)
 	}
@@ -654,7 +649,7 @@ func TestE2ECloudWatchAlarmStops(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
 		t.Fatalf("exit %v, want %d\n%s", err, exitStopped, out)
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	if !strings.Contains(rep.State.Reason, "api-errors is in state ALARM") {
 		t.Errorf("reason = %q", rep.State.Reason)
 	}
@@ -707,7 +702,7 @@ func TestE2EKillProcess(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the victim is still alive")
 	}
-	rep := readReport(t, report)
+	rep := readReportFile(t, report)
 	kill := mustReportAction(t, rep, "kill")
 	if kill.State.Status != experiment.ActionCompleted || kill.DurationSeconds != 0 {
 		t.Errorf("kill = %+v, %vs", kill.State, kill.DurationSeconds)
@@ -770,19 +765,27 @@ func rmCgroup(t *testing.T, dir string) {
 	}
 }
 
+// runCPUStressOn runs examples/templates/cpu-stress.json against target
+// and returns the report, the CPU seconds it says the stress burned, and
+// the CPU time usage says was charged meanwhile.
+func runCPUStressOn(t *testing.T, target string, usage func() time.Duration) (*experiment.Report, float64, time.Duration) {
+	t.Helper()
+	before := usage()
+	report := filepath.Join(t.TempDir(), "report.json")
+	p := startRunner(t, "run", "--plain", "--report", report, "--target", target, "../templates/cpu-stress.json")
+	if code := p.wait(t, 2*time.Minute); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+	rep := readReportFile(t, report)
+	cpuSeconds, _ := mustReportAction(t, rep, "cpu").Metric("cpu_seconds")
+	return rep, cpuSeconds, usage() - before
+}
+
 func TestE2ECgroupTarget(t *testing.T) {
 	testenv.RequireFeature(t, testenv.Cgroup)
 	runnerBinary(t)
 	cg, usage := cgroupUsage(t)
-	before := usage()
-	report := filepath.Join(t.TempDir(), "report.json")
-	p := startRunner(t, "run", "--plain", "--report", report, "--target", "cgroup:"+cg, "../templates/cpu-stress.json")
-	if code := p.wait(t, 2*time.Minute); code != exitOK {
-		t.Fatalf("exit %d\n%s", code, p.stderrText())
-	}
-	rep := readReport(t, report)
-	cpuSeconds, _ := mustReportAction(t, rep, "cpu").Metric("cpu_seconds")
-	charged := usage() - before
+	_, cpuSeconds, charged := runCPUStressOn(t, "cgroup:"+cg, usage)
 	t.Logf("cgroup %s: report cpu_seconds %.2f, charged to the cgroup %.2fs", cg, cpuSeconds, charged.Seconds())
 	if cpuSeconds < 0.2 {
 		t.Errorf("cpu_seconds = %.2f: no CPU burned", cpuSeconds)
@@ -812,15 +815,7 @@ func TestE2EPIDTarget(t *testing.T) {
 			t.Fatalf("move the sleeper into %s: %v", d, err)
 		}
 	}
-	before := usage()
-	report := filepath.Join(t.TempDir(), "report.json")
-	p := startRunner(t, "run", "--plain", "--report", report, "--target", "pid:"+pid, "../templates/cpu-stress.json")
-	if code := p.wait(t, 2*time.Minute); code != exitOK {
-		t.Fatalf("exit %d\n%s", code, p.stderrText())
-	}
-	rep := readReport(t, report)
-	cpuSeconds, _ := mustReportAction(t, rep, "cpu").Metric("cpu_seconds")
-	charged := usage() - before
+	rep, cpuSeconds, charged := runCPUStressOn(t, "pid:"+pid, usage)
 	t.Logf("pid %s in %s: report cpu_seconds %.2f, charged to its cgroup %.2fs", pid, cg, cpuSeconds, charged.Seconds())
 	if cpuSeconds < 0.2 || charged.Seconds() < 0.9*cpuSeconds {
 		t.Errorf("cpu_seconds %.2f, charged %.2fs: the stress did not run in the process's cgroup", cpuSeconds, charged.Seconds())

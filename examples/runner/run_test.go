@@ -86,7 +86,7 @@ func readReportFile(t *testing.T, path string) *experiment.Report {
 		t.Fatal(err)
 	}
 	if err := experiment.ValidateReport(data); err != nil {
-		t.Error(err)
+		t.Errorf("report does not match its schema: %v", err)
 	}
 	var rep experiment.Report
 	if err := json.Unmarshal(data, &rep); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -60,6 +61,25 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		files = append(files, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// parseFiles parses a command's flags and file names: exactly one file if
+// one is set, else at least one. When ok is false the command is over:
+// code is exitOK after --help, exitUsage after a usage error (the usage
+// is printed).
+func parseFiles(fs *flag.FlagSet, args []string, one bool) (files []string, code int, ok bool) {
+	files, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, exitOK, false
+	}
+	if err != nil {
+		return nil, exitUsage, false
+	}
+	if len(files) == 0 || one && len(files) != 1 {
+		fs.Usage()
+		return nil, exitUsage, false
+	}
+	return files, exitOK, true
 }
 
 func (tf *templateFlags) options() []template.Option {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,30 +20,20 @@ type fileResult struct {
 
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, tf := newTemplateFlags("validate", "validate [--json] [--env] [--var NAME=VALUE]... FILE...", stderr)
-	files, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+	files, code, ok := parseFiles(fs, args, false)
+	if !ok {
+		return code
 	}
-	if err != nil {
-		return exitUsage
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
-	}
-	code := exitOK
 	results := make([]fileResult, 0, len(files))
 	for _, file := range files {
-		r := checkFile(file, tf.options())
+		r, _, _ := checkFile(file, tf.options())
 		if !r.Valid {
 			code = exitInvalid
 		}
 		results = append(results, r)
 	}
 	if tf.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+		if err := writeJSON(stdout, results); err != nil {
 			fmt.Fprintf(stderr, "runner: %v\n", err)
 			return exitInvalid
 		}
@@ -57,19 +45,31 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
-func checkFile(file string, opts []template.Option) fileResult {
+// checkFile reads and checks a template file. The template, and the bytes
+// it was parsed from, are nil unless the verdict is valid.
+func checkFile(file string, opts []template.Option) (fileResult, *template.Template, []byte) {
 	r := fileResult{File: file, Problems: template.Problems{}}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		r.Error = err.Error()
-		return r
+		return r, nil, nil
 	}
-	_, ps := template.Check(data, append([]template.Option{template.WithFilename(file)}, opts...)...)
+	t, ps := template.Check(data, append([]template.Option{template.WithFilename(file)}, opts...)...)
 	if ps != nil {
 		r.Problems = ps
 	}
 	r.Valid = !ps.HasErrors()
-	return r
+	if !r.Valid {
+		return r, nil, nil
+	}
+	return r, t, data
+}
+
+// writeJSON writes v as indented JSON, the runner's --json output.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func writeResult(w io.Writer, r fileResult) {

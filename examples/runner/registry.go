@@ -16,7 +16,9 @@ import (
 // registryFor builds the engines' registry bound to one target: network
 // faults act in the target's namespace (netem.WithNetNS), and CPU stress
 // is charged to the target's cgroup (a cgroup target, or a pid target's
-// cgroup).
+// cgroup) through stress.CPUFault.Cgroup. I/O stress is not: stress.IOFault
+// runs its workers in this process and has no way to place them in
+// another cgroup.
 func registryFor(t experiment.Target) (*fault.Registry, error) {
 	var nopts []netem.Option
 	if t.NetNS != "" {
@@ -33,10 +35,22 @@ func registryFor(t experiment.Target) (*fault.Registry, error) {
 	stressActions := stress.Actions()
 	if cgroup != "" {
 		for i, a := range stressActions {
-			if a.Spec.ID == fault.ActionTaskCPUStress {
-				stressActions[i].New = func(p fault.Params) (fault.Fault, error) {
-					return stress.CPUFault{Load: int(p.Int("percent")), Workers: int(p.Int("workers")), Cgroup: cgroup}, nil
+			if a.Spec.ID != fault.ActionTaskCPUStress {
+				continue
+			}
+			// stress maps and validates the parameters; only the cgroup is added.
+			newCPU := a.New
+			stressActions[i].New = func(p fault.Params) (fault.Fault, error) {
+				f, err := newCPU(p)
+				if err != nil {
+					return nil, err
 				}
+				cpu, ok := f.(stress.CPUFault)
+				if !ok {
+					return nil, fmt.Errorf("cpu-stress for cgroup %s: stress built a %T, not a stress.CPUFault", cgroup, f)
+				}
+				cpu.Cgroup = cgroup
+				return cpu, nil
 			}
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/faultkit/faultkit/experiment"
+	"github.com/faultkit/faultkit/fault"
+	"github.com/faultkit/faultkit/stress"
 )
 
 func TestRunUsage(t *testing.T) {
@@ -93,4 +95,38 @@ func readReportFile(t *testing.T, path string) *experiment.Report {
 		t.Fatal(err)
 	}
 	return &rep
+}
+
+// TestRegistryForCgroup: a cgroup target binds CPU stress to its cgroup,
+// with the parameters stress maps; I/O stress stays unbound (stress.IOFault
+// has no cgroup); a host target binds nothing.
+func TestRegistryForCgroup(t *testing.T) {
+	cg, err := experiment.ParseTarget("cgroup:/fk-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		target experiment.Target
+		want   string
+	}{{cg, "/fk-test"}, {experiment.Host(), ""}} {
+		reg, err := registryFor(tc.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _, err := reg.New(fault.ActionTaskCPUStress, map[string]string{"duration": "PT1S", "percent": "30", "workers": "2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpu, ok := f.(stress.CPUFault)
+		if !ok || cpu.Cgroup != tc.want || cpu.Load != 30 || cpu.Workers != 2 {
+			t.Errorf("%s: cpu-stress = %#v, want Load 30, Workers 2, Cgroup %q", tc.target.Name, f, tc.want)
+		}
+		if _, _, err := reg.New(fault.ActionTaskCPUStress, map[string]string{"duration": "PT1S", "percent": "130"}); err == nil {
+			t.Errorf("%s: percent 130 accepted", tc.target.Name)
+		}
+		f, _, err = reg.New(fault.ActionTaskIOStress, map[string]string{"duration": "PT1S"})
+		if _, ok := f.(stress.IOFault); err != nil || !ok {
+			t.Errorf("%s: io-stress = %#v, %v", tc.target.Name, f, err)
+		}
+	}
 }

@@ -721,7 +721,7 @@ func cgroupUsage(t *testing.T) (string, func() time.Duration) {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil { // v2
 		dir := "/sys/fs/cgroup" + name
 		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Skip("cannot create a cgroup:", err)
+			testenv.Require(t, testenv.Cgroup2, fmt.Errorf("create %s: %w", dir, err))
 		}
 		t.Cleanup(func() { rmCgroup(t, dir) })
 		return name, func() time.Duration {
@@ -738,7 +738,7 @@ func cgroupUsage(t *testing.T) (string, func() time.Duration) {
 	acct := "/sys/fs/cgroup/cpuacct" + name
 	for _, dir := range []string{"/sys/fs/cgroup/cpu" + name, acct} {
 		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Skip("cannot create a v1 cgroup:", err)
+			testenv.Require(t, testenv.Cgroup1, fmt.Errorf("create %s: %w", dir, err))
 		}
 		t.Cleanup(func() { rmCgroup(t, dir) })
 	}

@@ -378,7 +378,7 @@ func v1Dir(t *testing.T, ctrl, name string) string {
 			return filepath.Join(m.point, name)
 		}
 	}
-	t.Skipf("no cgroup v1 hierarchy with controller %s", ctrl)
+	testenv.Require(t, testenv.Cgroup1, fmt.Errorf("no cgroup v1 hierarchy with controller %s", ctrl))
 	return ""
 }
 
@@ -389,7 +389,7 @@ func v2Mount(t *testing.T) string {
 			return m.point
 		}
 	}
-	t.Skip("no cgroup2 hierarchy")
+	testenv.Require(t, testenv.Cgroup2, errors.New("no cgroup2 hierarchy mounted"))
 	return ""
 }
 

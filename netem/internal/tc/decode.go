@@ -26,40 +26,59 @@ const (
 	tcaNetemJitter64  = 11
 )
 
+// attrs are the top-level attributes of a dumped qdisc, filter or action
+// that the decoders read. Qdiscs, filters (TCA_KIND, TCA_OPTIONS) and
+// actions (TCA_ACT_KIND, TCA_ACT_OPTIONS) number kind 1 and options 2.
+type attrs struct {
+	kind          string
+	opts          []byte
+	stats, stats2 []byte // qdiscs: TCA_STATS, TCA_STATS2
+}
+
+// readAttrs reads b's attributes; false when b is not a valid attribute
+// list.
+func readAttrs(b []byte) (attrs, bool) {
+	var a attrs
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return a, false
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case tcaKind:
+			a.kind = ad.String()
+		case tcaOptions:
+			a.opts = ad.Bytes()
+		case tcaStats:
+			if len(a.stats) < 16 { // the first one long enough
+				a.stats = ad.Bytes()
+			}
+		case tcaStats2:
+			a.stats2 = ad.Bytes()
+		}
+	}
+	return a, true
+}
+
 // decodeQdisc fills o.Kind, o.Stats and, for netem, o.Netem (qopt, 64-bit
 // latency and jitter) from a qdisc's attributes. Unknown or malformed
 // attributes are skipped, never an error.
 func decodeQdisc(b []byte, o *gotc.Object) {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
+	a, ok := readAttrs(b)
+	if !ok {
 		return
 	}
-	var opts []byte
-	var st gotc.Stats
-	var haveStats bool
-	for ad.Next() {
-		switch ad.Type() {
-		case tcaKind:
-			o.Kind = ad.String()
-		case tcaOptions:
-			opts = ad.Bytes()
-		case tcaStats:
-			if v := ad.Bytes(); len(v) >= 16 && !haveStats {
-				st.Bytes = binary.NativeEndian.Uint64(v[0:8])
-				st.Packets = binary.NativeEndian.Uint32(v[8:12])
-				st.Drops = binary.NativeEndian.Uint32(v[12:16])
-				haveStats = true
-			}
-		case tcaStats2:
-			if s2, ok := decodeStats2(ad.Bytes()); ok {
-				st, haveStats = s2, true
-			}
+	o.Kind = a.kind
+	if st, ok := decodeStats2(a.stats2); ok {
+		o.Stats = &st
+	} else if v := a.stats; len(v) >= 16 {
+		o.Stats = &gotc.Stats{
+			Bytes:   binary.NativeEndian.Uint64(v[0:8]),
+			Packets: binary.NativeEndian.Uint32(v[8:12]),
+			Drops:   binary.NativeEndian.Uint32(v[12:16]),
 		}
 	}
-	if haveStats {
-		o.Stats = &st
-	}
-	if o.Kind == "netem" && len(opts) >= sizeofNetemQopt {
+	if opts := a.opts; o.Kind == "netem" && len(opts) >= sizeofNetemQopt {
 		n := &gotc.Netem{Qopt: gotc.NetemQopt{
 			Latency:   binary.NativeEndian.Uint32(opts[0:4]),
 			Limit:     binary.NativeEndian.Uint32(opts[4:8]),
@@ -160,8 +179,8 @@ func netemKind(n *gotc.Netem) string {
 const (
 	tcaU32ClassID     = 1 // TCA_U32_CLASSID
 	tcaU32Act         = 7 // TCA_U32_ACT
-	tcaActKind        = 1 // TCA_ACT_KIND
-	tcaActOptions     = 2 // TCA_ACT_OPTIONS
+	tcaActKind        = 1 // TCA_ACT_KIND, read as tcaKind by readAttrs
+	tcaActOptions     = 2 // TCA_ACT_OPTIONS, read as tcaOptions
 	tcaMirredParms    = 2 // TCA_MIRRED_PARMS
 	sizeofTcMirred    = 28
 	offTcMirredIfidx  = 24
@@ -172,25 +191,17 @@ const (
 // decodeFilter fills o.Kind and, for u32, the class id and mirred
 // actions. Everything else is skipped.
 func decodeFilter(b []byte, o *gotc.Object) {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
+	a, ok := readAttrs(b)
+	if !ok {
 		return
 	}
-	var opts []byte
-	for ad.Next() {
-		switch ad.Type() {
-		case tcaKind:
-			o.Kind = ad.String()
-		case tcaOptions:
-			opts = ad.Bytes()
-		}
-	}
-	if o.Kind != "u32" || opts == nil {
+	o.Kind = a.kind
+	if o.Kind != "u32" || a.opts == nil {
 		return
 	}
 	u := &gotc.U32{}
 	o.U32 = u
-	uad, err := netlink.NewAttributeDecoder(opts)
+	uad, err := netlink.NewAttributeDecoder(a.opts)
 	if err != nil {
 		return
 	}
@@ -214,22 +225,13 @@ func decodeActions(b []byte) []*gotc.Action {
 		return nil
 	}
 	for ad.Next() {
-		act := &gotc.Action{}
-		aad, err := netlink.NewAttributeDecoder(ad.Bytes())
-		if err != nil {
+		aa, ok := readAttrs(ad.Bytes())
+		if !ok {
 			continue
 		}
-		var opts []byte
-		for aad.Next() {
-			switch aad.Type() {
-			case tcaActKind:
-				act.Kind = aad.String()
-			case tcaActOptions:
-				opts = aad.Bytes()
-			}
-		}
-		if act.Kind == "mirred" && opts != nil {
-			if mad, err := netlink.NewAttributeDecoder(opts); err == nil {
+		act := &gotc.Action{Kind: aa.kind}
+		if act.Kind == "mirred" && aa.opts != nil {
+			if mad, err := netlink.NewAttributeDecoder(aa.opts); err == nil {
 				for mad.Next() {
 					if v := mad.Bytes(); mad.Type() == tcaMirredParms && len(v) >= sizeofTcMirred {
 						act.Mirred = &gotc.Mirred{Parms: &gotc.MirredParam{

@@ -142,15 +142,7 @@ func assertClean(t *testing.T, ns fault.NetNS, link string) {
 	if len(act) != 0 {
 		t.Errorf("left behind: %+v", act)
 	}
-	cn, err := dialNetlink(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.close()
-	idx, _, err := cn.linkByName(link)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cn, idx := dialLink(t, ns, link)
 	qs, err := cn.qdiscs(idx)
 	if err != nil {
 		t.Fatal(err)
@@ -173,19 +165,31 @@ func TestProbeLab(t *testing.T) {
 	testenv.RequireUnsupported(t, err)
 	t.Logf("Probe took %v", took)
 	// It must leave nothing behind in the caller's namespace.
-	if _, _, err := mustDial(t).linkByName("fkprobe0"); !errors.Is(err, fault.ErrNotFound) {
+	if _, _, err := mustDial(t, fault.NetNS{}).linkByName("fkprobe0"); !errors.Is(err, fault.ErrNotFound) {
 		t.Errorf("probe device visible in the caller's namespace: %v", err)
 	}
 }
 
-func mustDial(t *testing.T) conn {
+// mustDial opens a conn in ns, closed at cleanup.
+func mustDial(t *testing.T, ns fault.NetNS) conn {
 	t.Helper()
-	cn, err := dialNetlink(fault.NetNS{})
+	cn, err := dialNetlink(ns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cn.close() })
 	return cn
+}
+
+// dialLink opens a conn in ns, closed at cleanup, and finds link's index.
+func dialLink(t *testing.T, ns fault.NetNS, link string) (conn, uint32) {
+	t.Helper()
+	cn := mustDial(t, ns)
+	idx, _, err := cn.linkByName(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cn, idx
 }
 
 func TestDelay(t *testing.T) {
@@ -399,12 +403,7 @@ func TestFlowsPercent(t *testing.T) {
 
 // logLeaves logs how many packets each leaf prio of the spreading tree saw.
 func logLeaves(t *testing.T, ns fault.NetNS, link string) {
-	cn, err := dialNetlink(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.close()
-	idx, _, _ := cn.linkByName(link)
+	cn, idx := dialLink(t, ns, link)
 	qs, _ := cn.qdiscs(idx)
 	var b strings.Builder
 	for _, q := range qs {
@@ -478,12 +477,7 @@ func TestConflictLab(t *testing.T) {
 	assertClean(t, p.A.NetNS(), p.AIf)
 
 	// A foreign root qdisc (htb 1:) is never replaced or removed.
-	cn, err := dialNetlink(p.A.NetNS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.close()
-	idx, _, _ := cn.linkByName(p.AIf)
+	cn, idx := dialLink(t, p.A.NetNS(), p.AIf)
 	htb := &gotc.Object{Msg: gotc.Msg{Ifindex: idx, Handle: 0x10000, Parent: gotc.HandleRoot},
 		Attribute: gotc.Attribute{Kind: "htb", Htb: &gotc.Htb{Init: &gotc.HtbGlob{Version: 3, Rate2Quantum: 10}}}}
 	if err := cn.addQdisc(htb); err != nil {
@@ -621,15 +615,7 @@ func TestRevertIdempotent(t *testing.T) {
 // removeExternally deletes faultkit's objects behind the engine's back.
 func removeExternally(t *testing.T, ns fault.NetNS, link string) {
 	t.Helper()
-	cn, err := dialNetlink(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.close()
-	idx, _, err := cn.linkByName(link)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cn, idx := dialLink(t, ns, link)
 	qs, _ := cn.qdiscs(idx)
 	for _, q := range qs {
 		var o *gotc.Object

@@ -17,7 +17,6 @@ import (
 
 	"github.com/faultkit/faultkit/fault"
 	"github.com/faultkit/faultkit/internal/nettest"
-	"github.com/faultkit/faultkit/internal/testenv"
 	"github.com/faultkit/faultkit/netem/internal/tc"
 	"github.com/vishvananda/netlink"
 )
@@ -28,11 +27,7 @@ import (
 
 func tcPair(t *testing.T) *nettest.Pair {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireFeature(t, testenv.NetNS)
-	p := nettest.NewPair(t)
-	testenv.RequireUnsupported(t, tc.Probe(p.A.NetNS()))
-	return p
+	return probedPair(t, tc.Probe)
 }
 
 func rtt(t *testing.T, p *nettest.Pair, dst netip.AddrPort, n int) nettest.ProbeStats {

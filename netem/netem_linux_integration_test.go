@@ -27,11 +27,21 @@ import (
 // nftPair returns a veth pair whose namespace A supports the nft engine.
 func nftPair(t *testing.T) *nettest.Pair {
 	t.Helper()
+	return probedPair(t, nft.Probe, testenv.NFTables)
+}
+
+// probedPair returns a veth pair whose namespace A passes probe. It skips
+// without root, network namespaces, the named features or what probe
+// reports missing, and fails instead when FAULTKIT_REQUIRE names it.
+func probedPair(t *testing.T, probe func(fault.NetNS) error, features ...string) *nettest.Pair {
+	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireFeature(t, testenv.NetNS)
-	testenv.RequireFeature(t, testenv.NFTables)
+	for _, f := range features {
+		testenv.RequireFeature(t, f)
+	}
 	p := nettest.NewPair(t)
-	testenv.RequireUnsupported(t, nft.Probe(p.A.NetNS()))
+	testenv.RequireUnsupported(t, probe(p.A.NetNS()))
 	return p
 }
 

@@ -3,13 +3,11 @@
 package netem
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"math"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,21 +180,7 @@ func TestHelperLatencyChild(t *testing.T) {
 // SIGKILLed injector within 2 s.
 func TestLatencySIGKILL(t *testing.T) {
 	p := tcPair(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLatencyChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"_LATENCY="+p.A.Path()+","+p.AIf, "FAULTKIT_STATE_DIR="+t.TempDir())
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "READY\n" {
-		t.Fatalf("child: %q, %v", line, err)
-	}
+	cmd := startChild(t, "TestHelperLatencyChild", childEnv+"_LATENCY="+p.A.Path()+","+p.AIf)
 	status := func() []Active {
 		act, err := Status(context.Background(), WithNetNS(p.A.Path()), WithInterfaces(p.AIf))
 		if err != nil {

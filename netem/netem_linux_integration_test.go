@@ -458,6 +458,41 @@ func TestHelperChild(t *testing.T) {
 	t.Fatalf("loss ended: %v", err)
 }
 
+// startChild re-executes the test binary to run only the helper test
+// named, with env added and a fresh state directory, and waits until it
+// prints READY (20 s at most). The child is killed at cleanup.
+func startChild(t *testing.T, helper string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), env...), "FAULTKIT_STATE_DIR="+t.TempDir())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err == nil && line != "READY\n" {
+			err = fmt.Errorf("child said %q", line)
+		}
+		ready <- err
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("child not ready after 20 s")
+	}
+	return cmd
+}
+
 // TestSIGKILL kills a process that holds a blackhole and a loss fault and
 // checks that nothing is left within 2 s: through the kernel's owner flag
 // alone (no journal), and with the journal's guardian as well.
@@ -465,40 +500,15 @@ func TestSIGKILL(t *testing.T) {
 	p := nftPair(t)
 	for _, mode := range []string{"nojournal", "journal"} {
 		t.Run(mode, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), childEnv+"="+p.A.Path()+","+p.AIf+","+mode, "FAULTKIT_STATE_DIR="+t.TempDir())
+			env := []string{childEnv + "=" + p.A.Path() + "," + p.AIf + "," + mode}
 			hosts := filepath.Join(t.TempDir(), "hosts")
 			if mode == "journal" {
 				if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				cmd.Env = append(cmd.Env, hostsEnv+"="+hosts+","+p.B4[0].String())
+				env = append(env, hostsEnv+"="+hosts+","+p.B4[0].String())
 			}
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.Stderr = os.Stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-			ready := make(chan error, 1)
-			go func() {
-				line, err := bufio.NewReader(out).ReadString('\n')
-				if err == nil && line != "READY\n" {
-					err = fmt.Errorf("child said %q", line)
-				}
-				ready <- err
-			}()
-			select {
-			case err := <-ready:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("child not ready after 20 s")
-			}
+			cmd := startChild(t, "TestHelperChild", env...)
 			if act := activeNFT(t, p); len(act) != 2 {
 				t.Fatalf("child's faults: %v, want blackhole and loss", act)
 			}

@@ -277,34 +277,43 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
-func split(ps []netip.Prefix) (v4, v6 []netip.Prefix) {
+// famPrefixes are the prefixes of one address family and the set that
+// holds them.
+type famPrefixes struct {
+	fam byte
+	ps  []netip.Prefix
+	set string // the set's name
+	kt  nftables.SetDatatype
+}
+
+// byFamily splits ps into IPv4 prefixes (IPv4-mapped ones unmapped), for
+// a set named set+"4", and IPv6 prefixes, for set+"6".
+func byFamily(ps []netip.Prefix, set string) [2]famPrefixes {
+	f := [2]famPrefixes{
+		{fam: unix.NFPROTO_IPV4, set: set + "4", kt: nftables.TypeIPAddr},
+		{fam: unix.NFPROTO_IPV6, set: set + "6", kt: nftables.TypeIP6Addr},
+	}
 	for _, p := range ps {
 		if a := p.Addr(); a.Is4In6() {
 			p = netip.PrefixFrom(a.Unmap(), max(0, p.Bits()-96))
 		}
-		if p.Addr().Is4() {
-			v4 = append(v4, p)
-		} else {
-			v6 = append(v6, p)
+		i := 0
+		if !p.Addr().Is4() {
+			i = 1
 		}
+		f[i].ps = append(f[i].ps, p)
 	}
-	return v4, v6
+	return f
 }
 
 // addAllow adds the allow-list: packets to (egress) or from (ingress) these
 // prefixes leave the chain before any impairment.
 func (b *builder) addAllow(t *nftables.Table, c *nftables.Chain, d Direction, allow []netip.Prefix) error {
-	v4, v6 := split(allow)
-	for _, f := range []struct {
-		fam  byte
-		ps   []netip.Prefix
-		name string
-		kt   nftables.SetDatatype
-	}{{unix.NFPROTO_IPV4, v4, "allow4", nftables.TypeIPAddr}, {unix.NFPROTO_IPV6, v6, "allow6", nftables.TypeIP6Addr}} {
+	for _, f := range byFamily(allow, "allow") {
 		if len(f.ps) == 0 {
 			continue
 		}
-		s, err := b.addSet(t, f.name, f.kt, true, intervalElements(f.ps))
+		s, err := b.addSet(t, f.set, f.kt, true, intervalElements(f.ps))
 		if err != nil {
 			return err
 		}
@@ -359,18 +368,12 @@ func lossPlan(cfg Config, link string) plan {
 		}
 		// Only the listed destinations (sources, in FIS's words).
 		if len(cfg.Sources) > 0 {
-			v4, v6 := split(cfg.Sources)
-			for _, f := range []struct {
-				fam  byte
-				ps   []netip.Prefix
-				name string
-				kt   nftables.SetDatatype
-			}{{unix.NFPROTO_IPV4, v4, "sources4", nftables.TypeIPAddr}, {unix.NFPROTO_IPV6, v6, "sources6", nftables.TypeIP6Addr}} {
+			for _, f := range byFamily(cfg.Sources, "sources") {
 				if len(f.ps) == 0 {
 					b.conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: append(nfproto(f.fam), verdict(expr.VerdictReturn))})
 					continue
 				}
-				s, err := b.addSet(t, f.name, f.kt, true, intervalElements(f.ps))
+				s, err := b.addSet(t, f.set, f.kt, true, intervalElements(f.ps))
 				if err != nil {
 					return err
 				}

@@ -359,7 +359,7 @@ func ifKey(d Direction) expr.MetaKey {
 
 // lossPlan drops a random share of the packets on one interface.
 func lossPlan(cfg Config, link string) plan {
-	return plan{table: lossTable(link), chain: chainName(cfg.Direction), build: func(b *builder, t *nftables.Table, c *nftables.Chain) error {
+	return plan{table: LossTable(link), chain: chainName(cfg.Direction), build: func(b *builder, t *nftables.Table, c *nftables.Chain) error {
 		// Only this interface.
 		b.conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: []expr.Any{
 			metaLoad(ifKey(cfg.Direction), reg1), cmp(expr.CmpOpNeq, reg1, ifname(link)), verdict(expr.VerdictReturn)}})

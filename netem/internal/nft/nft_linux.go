@@ -142,10 +142,8 @@ func TableName(c Config) string {
 	return fmt.Sprintf("%s%s_%s_%d", blackholePrefix, c.Direction, protoName(c.Protocol), c.Port)
 }
 
-func lossTable(link string) string { return lossPrefix + link }
-
 // LossTable returns the table of a loss fault on link: faultkit_loss_<link>.
-func LossTable(link string) string { return lossTable(link) }
+func LossTable(link string) string { return lossPrefix + link }
 
 func protoName(p uint8) string {
 	switch p {

@@ -22,9 +22,7 @@ type Applied struct {
 	ifindex   uint32 // the link's index
 	dir       Direction
 	kind      string
-	treeDev   string // device carrying the netem tree: link, or the ifb
-	treeIndex uint32 // its index
-	ifb       string // ingress: the ifb device's name
+	treeIndex uint32 // index of the device carrying the netem tree (treeDev)
 
 	mu       sync.Mutex
 	entries  []fault.Entry // journal entries, in recording order
@@ -32,6 +30,22 @@ type Applied struct {
 	// what this Applied created (all true after a successful Apply); a
 	// rollback removes only these
 	createdIfb, createdRoot, createdIngress bool
+}
+
+// ifb names the ingress ifb device ("" for egress).
+func (a *Applied) ifb() string {
+	if a.dir == Ingress {
+		return ifbName(a.ifindex)
+	}
+	return ""
+}
+
+// treeDev names the device carrying the netem tree: the link, or the ifb.
+func (a *Applied) treeDev() string {
+	if a.dir == Ingress {
+		return a.ifb()
+	}
+	return a.link
 }
 
 // Link returns the interface name the impairment is on.
@@ -110,13 +124,10 @@ func (e engine) apply(ctx context.Context, j *fault.Journal, c Config) (a *Appli
 	if err != nil {
 		return nil, opErr("apply", "link "+c.Link, err)
 	}
-	a = &Applied{eng: e, ns: c.NetNS, link: c.Link, ifindex: idx, dir: c.Direction, kind: c.kind(),
-		treeDev: c.Link, treeIndex: idx}
+	a = &Applied{eng: e, ns: c.NetNS, link: c.Link, ifindex: idx, dir: c.Direction, kind: c.kind(), treeIndex: idx}
 	m := matchDst
 	if c.Direction == Ingress {
 		m = matchSrc
-		a.ifb = ifbName(idx)
-		a.treeDev = a.ifb
 	}
 	if err := a.checkConflict(cn); err != nil {
 		return nil, err
@@ -130,15 +141,15 @@ func (e engine) apply(ctx context.Context, j *fault.Journal, c Config) (a *Appli
 		}
 	}()
 	if c.Direction == Ingress {
-		if err := a.record(j, fault.UndoLink(c.NetNS, a.ifb, "ifb")); err != nil {
+		if err := a.record(j, fault.UndoLink(c.NetNS, a.ifb(), "ifb")); err != nil {
 			return a, err
 		}
-		ifbIdx, err := cn.addIfb(a.ifb)
+		ifbIdx, err := cn.addIfb(a.ifb())
 		if errors.Is(err, syscall.EEXIST) {
-			return a, opErr("apply", "ifb link "+a.ifb, fmt.Errorf("%w: %w", fault.ErrConflict, err))
+			return a, opErr("apply", "ifb link "+a.ifb(), fmt.Errorf("%w: %w", fault.ErrConflict, err))
 		}
 		if err != nil {
-			return a, opErr("apply", "ifb link "+a.ifb, unsupported("ifb", err))
+			return a, opErr("apply", "ifb link "+a.ifb(), unsupported("ifb", err))
 		}
 		a.createdIfb = true
 		a.treeIndex = ifbIdx
@@ -150,11 +161,11 @@ func (e engine) apply(ctx context.Context, j *fault.Journal, c Config) (a *Appli
 		}
 		if i == 0 {
 			// The root: its deletion removes everything below it.
-			if err := a.record(j, fault.UndoQdisc(c.NetNS, a.treeDev, o.Parent, o.Handle, o.Kind)); err != nil {
+			if err := a.record(j, fault.UndoQdisc(c.NetNS, a.treeDev(), o.Parent, o.Handle, o.Kind)); err != nil {
 				return a, err
 			}
 		}
-		if err := a.add(cn, o, a.treeDev); err != nil {
+		if err := a.add(cn, o, a.treeDev()); err != nil {
 			return a, err
 		}
 		if i == 0 {
@@ -224,10 +235,10 @@ func (a *Applied) checkConflict(cn conn) error {
 		}
 	}
 	if a.dir == Ingress {
-		if _, _, err := cn.linkByName(a.ifb); err == nil {
-			return opErr("apply", "ifb link "+a.ifb, fmt.Errorf("%w: a faultkit ingress impairment is already active", fault.ErrConflict))
+		if _, _, err := cn.linkByName(a.ifb()); err == nil {
+			return opErr("apply", "ifb link "+a.ifb(), fmt.Errorf("%w: a faultkit ingress impairment is already active", fault.ErrConflict))
 		} else if !errors.Is(err, fault.ErrNotFound) {
-			return opErr("apply", "ifb link "+a.ifb, err)
+			return opErr("apply", "ifb link "+a.ifb(), err)
 		}
 	}
 	return nil
@@ -284,8 +295,8 @@ func (a *Applied) revert(cn conn) error {
 			}
 		}
 		if a.createdIfb && len(errs) == 0 {
-			if err := cn.delLink(a.ifb, "ifb"); err != nil {
-				errs = append(errs, opErr("revert", "ifb link "+a.ifb, err))
+			if err := cn.delLink(a.ifb(), "ifb"); err != nil {
+				errs = append(errs, opErr("revert", "ifb link "+a.ifb(), err))
 			}
 		}
 	} else if a.createdRoot {
@@ -410,15 +421,15 @@ func (a *Applied) Stats() (sent, dropped uint64, err error) {
 	defer cn.close()
 	idx := a.treeIndex
 	if a.dir == Ingress {
-		i, _, err := cn.linkByName(a.ifb)
+		i, _, err := cn.linkByName(a.ifb())
 		if err != nil {
-			return 0, 0, opErr("stats", "ifb link "+a.ifb, err)
+			return 0, 0, opErr("stats", "ifb link "+a.ifb(), err)
 		}
 		idx = i
 	}
 	qs, err := cn.qdiscs(idx)
 	if err != nil {
-		return 0, 0, opErr("stats", "list qdiscs dev "+a.treeDev, err)
+		return 0, 0, opErr("stats", "list qdiscs dev "+a.treeDev(), err)
 	}
 	for _, q := range qs {
 		if q.Kind == "netem" && isNetemHandle(q.Handle) && q.Stats != nil {

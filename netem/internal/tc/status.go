@@ -110,22 +110,21 @@ func (e engine) remove(_ context.Context, ns fault.NetNS, link string, dir Direc
 	if err != nil {
 		return opErr("remove", "link "+link, err)
 	}
-	a := &Applied{eng: e, ns: ns, link: link, ifindex: idx, dir: dir, treeDev: link, treeIndex: idx}
+	a := &Applied{eng: e, ns: ns, link: link, ifindex: idx, dir: dir, treeIndex: idx}
 	switch dir {
 	case Egress:
 		a.createdRoot = true
 	case Ingress:
-		a.ifb, a.treeDev = ifbName(idx), ifbName(idx)
-		ifb, kind, err := cn.linkByName(a.ifb)
+		ifb, kind, err := cn.linkByName(a.ifb())
 		switch {
 		case errors.Is(err, fault.ErrNotFound):
 			// Without the ifb the ingress qdisc cannot be proven
 			// faultkit's: leave it.
 			return nil
 		case err != nil:
-			return opErr("remove", "link "+a.ifb, err)
+			return opErr("remove", "link "+a.ifb(), err)
 		case kind != "ifb":
-			return opErr("remove", "link "+a.ifb, fmt.Errorf("kind %q is not faultkit's ifb", kind))
+			return opErr("remove", "link "+a.ifb(), fmt.Errorf("kind %q is not faultkit's ifb", kind))
 		}
 		a.treeIndex, a.createdIngress, a.createdIfb = ifb, true, true
 	default:

@@ -165,7 +165,7 @@ func checkConflict(ns fault.NetNS, links []string) error {
 type prepared struct {
 	ns      fault.NetNS
 	links   []string
-	targets targets
+	sources []netip.Prefix // the resolved sources (pins already made)
 	allow   []netip.Prefix
 }
 
@@ -205,7 +205,7 @@ func (s *Scope) prepare(ctx context.Context, j *fault.Journal, undo *undoStack, 
 	if err := s.after("pinned"); err != nil {
 		return nil, err
 	}
-	return &prepared{ns: ns, links: links, targets: t, allow: allow}, nil
+	return &prepared{ns: ns, links: links, sources: t.prefixes, allow: allow}, nil
 }
 
 func prefixList(ps []netip.Prefix) string {
@@ -235,7 +235,7 @@ func nftDirection(d Direction) nft.Direction {
 // hook.
 func (s *Scope) applyTC(ctx context.Context, j *fault.Journal, p *prepared, cfg tc.Config, undo *undoStack) (func() []fault.Metric, error) {
 	cfg.NetNS, cfg.Direction, cfg.FlowsPercent = p.ns, tcDirection(s.Direction), s.FlowsPercent
-	cfg.Sources, cfg.Allow = p.targets.prefixes, p.allow
+	cfg.Sources, cfg.Allow = p.sources, p.allow
 	var applied []*tc.Applied
 	for _, l := range p.links {
 		c := cfg
@@ -370,7 +370,7 @@ func (f *LossFault) Inject(ctx context.Context, j *fault.Journal) (fault.Handle,
 		}
 		return f.applyNFT(ctx, j, nft.Config{
 			NetNS: p.ns, Kind: nft.KindLoss, Interfaces: p.links,
-			LossPercent: f.Percent, FlowsPercent: f.FlowsPercent, Sources: p.targets.prefixes, Allow: p.allow,
+			LossPercent: f.Percent, FlowsPercent: f.FlowsPercent, Sources: p.sources, Allow: p.allow,
 		}, undo)
 	})
 }

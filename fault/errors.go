@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 )
 
@@ -51,6 +52,17 @@ func HTTPStatus(err error) int {
 	default:
 		return http.StatusInternalServerError
 	}
+}
+
+// Permission makes a permission failure from the system (EPERM, EACCES,
+// os.ErrPermission) match ErrPermission with errors.Is, keeping the
+// original error in the chain. Other errors, nil, and errors that already
+// match ErrPermission are returned unchanged.
+func Permission(err error) error {
+	if err == nil || !errors.Is(err, os.ErrPermission) || errors.Is(err, ErrPermission) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrPermission, err)
 }
 
 // ParamError describes one invalid parameter. It wraps ErrInvalidParameter.

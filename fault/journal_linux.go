@@ -103,14 +103,14 @@ func OpenJournal(cfg JournalConfig) (*Journal, error) {
 		dir = DefaultStateDir()
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("fault: journal: %w", permission(err))
+		return nil, fmt.Errorf("fault: journal: %w", Permission(err))
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	path := filepath.Join(dir, fmt.Sprintf("%d-%s%s", os.Getpid(), hex.EncodeToString(rnd[:]), journalSuffix))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("fault: journal: %w", permission(err))
+		return nil, fmt.Errorf("fault: journal: %w", Permission(err))
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
@@ -208,7 +208,7 @@ func (j *Journal) CreateDir(parent, prefix string) (string, Entry, error) {
 	}
 	if err := os.Mkdir(path, 0o700); err != nil {
 		_ = e.Release()
-		return "", Entry{}, permission(err)
+		return "", Entry{}, Permission(err)
 	}
 	if err := os.WriteFile(filepath.Join(path, OwnerMarker), []byte(fmt.Sprintf("pid %d\n", os.Getpid())), 0o600); err != nil {
 		os.RemoveAll(path)

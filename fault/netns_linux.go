@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,7 +94,7 @@ func (n NetNS) Do(fn func() error) error {
 		defer orig.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
-			errc <- os.NewSyscallError("setns", permission(err))
+			errc <- os.NewSyscallError("setns", Permission(err))
 			return
 		}
 		ferr := fn()
@@ -107,12 +106,4 @@ func (n NetNS) Do(fn func() error) error {
 		errc <- ferr
 	}()
 	return <-errc
-}
-
-// permission wraps EPERM/EACCES so errors.Is(err, ErrPermission) holds.
-func permission(err error) error {
-	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
-		return fmt.Errorf("%w: %w", ErrPermission, err)
-	}
-	return err
 }

@@ -3,7 +3,9 @@ package fault_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,5 +160,25 @@ func TestHTTPStatus(t *testing.T) {
 	var ue *fault.UnsupportedError
 	if !errors.As(u, &ue) || ue.Feature != "sch_netem" || !strings.Contains(u.Error(), "sch_netem") {
 		t.Errorf("UnsupportedError: %v", u)
+	}
+}
+
+func TestPermission(t *testing.T) {
+	err := fault.Permission(&os.PathError{Op: "open", Path: "/x", Err: syscall.EACCES})
+	if !errors.Is(err, fault.ErrPermission) || !errors.Is(err, syscall.EACCES) {
+		t.Errorf("EACCES: %v", err)
+	}
+	if again := fault.Permission(err); again != err {
+		t.Error("wrapped twice")
+	}
+	if fault.Permission(nil) != nil {
+		t.Error("nil not kept")
+	}
+	other := errors.New("boom")
+	if fault.Permission(other) != other {
+		t.Error("non-permission error changed")
+	}
+	if !errors.Is(fault.Permission(syscall.EPERM), fault.ErrPermission) {
+		t.Error("EPERM")
 	}
 }

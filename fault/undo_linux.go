@@ -95,7 +95,7 @@ func removeNamedNetNS(path string) error {
 		return fmt.Errorf("refusing to remove network namespace %s: not /run/netns/%s*", path, LinkPrefix)
 	}
 	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return permission(err) // EINVAL: not a mount point (creation was interrupted)
+		return Permission(err) // EINVAL: not a mount point (creation was interrupted)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -131,7 +131,7 @@ func delQdisc(link string, parent, handle uint32, kind string) error {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
 			return nil
 		}
-		return permission(err)
+		return Permission(err)
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func delLink(name, kind string) error {
 		return fmt.Errorf("refusing to delete link %s: kind %q, faultkit made %q", name, l.Kind, kind)
 	}
 	if err := c.DelLink(l.Index); err != nil && !errors.Is(err, unix.ENODEV) {
-		return permission(err)
+		return Permission(err)
 	}
 	return nil
 }
@@ -168,7 +168,7 @@ func delTable(family uint8, name string) error {
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	return permission(err)
+	return Permission(err)
 }
 
 func stripLines(path, marker string) error {
@@ -227,7 +227,7 @@ func killIfSame(pid int, start uint64) error {
 		return nil // PID reused by another process: not ours
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return permission(err)
+		return Permission(err)
 	}
 	return nil
 }

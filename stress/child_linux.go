@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -160,13 +159,6 @@ func (f CPUFault) cgroupPlacer() (func(pid int) error, string, error) {
 	}
 }
 
-func permErr(err error) error {
-	if errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("%w: %w", fault.ErrPermission, err)
-	}
-	return err
-}
-
 // cpuChild is a running cgroup child.
 type cpuChild struct {
 	ctlW   *os.File
@@ -187,7 +179,7 @@ func (f CPUFault) injectChild(ctx context.Context, j *fault.Journal) (fault.Hand
 		return nil, err
 	}
 	opErr := func(err error) error {
-		return &fault.OpError{Op: "inject", Fault: f.Name(), Object: desc, Err: permErr(err)}
+		return &fault.OpError{Op: "inject", Fault: f.Name(), Object: desc, Err: fault.Permission(err)}
 	}
 	cfg, _ := json.Marshal(childConfig{Load: f.Load, Workers: f.Workers})
 	ctlR, ctlW, err := os.Pipe()

@@ -208,7 +208,7 @@ func (f IOFault) Inject(ctx context.Context, j *fault.Journal) (fault.Handle, er
 		parent = os.TempDir()
 	}
 	opErr := func(obj string, err error) error {
-		return &fault.OpError{Op: "inject", Fault: f.Name(), Object: obj, Err: permErr(err)}
+		return &fault.OpError{Op: "inject", Fault: f.Name(), Object: obj, Err: fault.Permission(err)}
 	}
 	free, size, err := fsSpace(parent)
 	if err != nil {

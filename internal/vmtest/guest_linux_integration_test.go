@@ -1,3 +1,5 @@
+//go:build linux
+
 package vmtest_test
 
 // Tests that run INSIDE the lab (vmtest test ./internal/vmtest): they prove

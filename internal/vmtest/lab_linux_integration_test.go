@@ -1,3 +1,5 @@
+//go:build linux
+
 package vmtest_test
 
 // Host-side tests: they boot the lab (about 5 s each under TCG, plus a

@@ -451,7 +451,7 @@ func withConn(ns fault.NetNS, fn func(*nftables.Conn) error) error {
 	if err != nil {
 		return err
 	}
-	return permission(fn(c))
+	return fault.Permission(fn(c))
 }
 
 // Active is a faultkit nftables fault found in the kernel.
@@ -562,7 +562,7 @@ func Probe(ns fault.NetNS) error {
 				return fault.Unsupported(features[be.Index], err)
 			}
 		}
-		return permission(fmt.Errorf("nft: probe: %w", err))
+		return fault.Permission(fmt.Errorf("nft: probe: %w", err))
 	}
 	return fault.Unsupported("nf_tables", errors.New("inet table refused"))
 }

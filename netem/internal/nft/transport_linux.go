@@ -59,7 +59,7 @@ func dialSock(ns fault.NetNS) (*sock, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, permission(err)
+		return nil, fault.Permission(err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
@@ -113,7 +113,7 @@ func (s *sock) exec(msgs []netlink.Message) error {
 	}
 	s.seq += uint32(len(b))
 	if err := unix.Sendto(s.fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return permission(os.NewSyscallError("sendto", err))
+		return fault.Permission(os.NewSyscallError("sendto", err))
 	}
 	var errs []error
 	rb := make([]byte, 1<<16)
@@ -139,7 +139,7 @@ func (s *sock) exec(msgs []netlink.Message) error {
 				if errno == 0 {
 					continue
 				}
-				return permission(&batchError{Index: -1, Errno: errno})
+				return fault.Permission(&batchError{Index: -1, Errno: errno})
 			}
 			got++
 			if errno != 0 {
@@ -147,7 +147,7 @@ func (s *sock) exec(msgs []netlink.Message) error {
 			}
 		}
 	}
-	return permission(errors.Join(errs...))
+	return fault.Permission(errors.Join(errs...))
 }
 
 // parseMessages splits a datagram into netlink messages.
@@ -187,17 +187,4 @@ func batch(msgs []netlink.Message) []netlink.Message {
 		Data:   nfgenHeader(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
 	})
 	return out
-}
-
-// permission makes EPERM/EACCES match fault.ErrPermission.
-func permission(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		if !errors.Is(err, fault.ErrPermission) {
-			return fmt.Errorf("%w: %w", fault.ErrPermission, err)
-		}
-	}
-	return err
 }

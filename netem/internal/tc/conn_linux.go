@@ -50,22 +50,9 @@ func dialNetlink(ns fault.NetNS) (conn, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, permission(err)
+		return nil, fault.Permission(err)
 	}
 	return c, nil
-}
-
-// permission makes EPERM/EACCES errors.Is-able as fault.ErrPermission.
-func permission(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		if !errors.Is(err, fault.ErrPermission) {
-			return fmt.Errorf("%w: %w", fault.ErrPermission, err)
-		}
-	}
-	return err
 }
 
 func (c *nlConn) linkByName(name string) (uint32, string, error) {
@@ -75,7 +62,7 @@ func (c *nlConn) linkByName(name string) (uint32, string, error) {
 		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
 			return 0, "", fmt.Errorf("link %q: %w", name, fault.ErrNotFound)
 		}
-		return 0, "", permission(err)
+		return 0, "", fault.Permission(err)
 	}
 	return uint32(l.Attrs().Index), l.Type(), nil
 }
@@ -86,7 +73,7 @@ func (c *nlConn) addIfb(name string) (uint32, error) {
 	la.Flags = net.FlagUp
 	ifb := &vnl.Ifb{LinkAttrs: la}
 	if err := c.nl.LinkAdd(ifb); err != nil {
-		return 0, permission(err)
+		return 0, fault.Permission(err)
 	}
 	l, err := c.nl.LinkByName(name)
 	if err != nil {
@@ -95,7 +82,7 @@ func (c *nlConn) addIfb(name string) (uint32, error) {
 	// LinkAdd asks for IFF_UP already; set it again for kernels that
 	// ignore ifi_flags on creation.
 	if err := c.nl.LinkSetUp(l); err != nil {
-		return 0, permission(err)
+		return 0, fault.Permission(err)
 	}
 	return uint32(l.Attrs().Index), nil
 }
@@ -107,13 +94,13 @@ func (c *nlConn) delLink(name, kind string) error {
 		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
 			return nil
 		}
-		return permission(err)
+		return fault.Permission(err)
 	}
 	if l.Type() != kind {
 		return fmt.Errorf("refusing to delete link %s: kind %q, faultkit made %q", name, l.Type(), kind)
 	}
 	if err := c.nl.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
-		return permission(err)
+		return fault.Permission(err)
 	}
 	return nil
 }
@@ -145,7 +132,7 @@ func (c *nlConn) dump(req, resp netlink.HeaderType, ifindex, parent uint32, deco
 		Data:   tcm,
 	})
 	if err != nil {
-		return nil, permission(err)
+		return nil, fault.Permission(err)
 	}
 	var out []gotc.Object
 	for _, m := range msgs {
@@ -168,9 +155,9 @@ func (c *nlConn) dump(req, resp netlink.HeaderType, ifindex, parent uint32, deco
 	return out, nil
 }
 
-func (c *nlConn) addQdisc(o *gotc.Object) error  { return permission(c.tc.Qdisc().Add(o)) }
-func (c *nlConn) delQdisc(o *gotc.Object) error  { return permission(c.tc.Qdisc().Delete(o)) }
-func (c *nlConn) addFilter(o *gotc.Object) error { return permission(c.tc.Filter().Add(o)) }
+func (c *nlConn) addQdisc(o *gotc.Object) error  { return fault.Permission(c.tc.Qdisc().Add(o)) }
+func (c *nlConn) delQdisc(o *gotc.Object) error  { return fault.Permission(c.tc.Qdisc().Delete(o)) }
+func (c *nlConn) addFilter(o *gotc.Object) error { return fault.Permission(c.tc.Filter().Add(o)) }
 
 func (c *nlConn) close() error {
 	c.nl.Close()

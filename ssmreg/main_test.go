@@ -44,25 +44,11 @@ func runMain(m *testing.M) int {
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
 	fakeAgent = filepath.Join(dir, "ssmreg-fa-"+hex.EncodeToString(b)) // 14 characters: fits comm
-	var tb buildTB
-	ssmtest.BuildFakeAgent(&tb, fakeAgent)
-	if tb.failed {
-		fmt.Fprintln(os.Stderr, tb.msg)
+	if err := ssmtest.BuildFakeAgentFile(fakeAgent); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
-}
-
-// buildTB lets BuildFakeAgent run before any test exists.
-type buildTB struct {
-	testing.TB
-	failed bool
-	msg    string
-}
-
-func (b *buildTB) Helper() {}
-func (b *buildTB) Fatalf(format string, args ...any) {
-	b.failed, b.msg = true, fmt.Sprintf(format, args...)
 }
 
 const (

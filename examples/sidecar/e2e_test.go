@@ -59,24 +59,11 @@ func runMain(m *testing.M) int {
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
 	agentBin = filepath.Join(dir, "sidecar-fa-"+hex.EncodeToString(b)) // 15 characters: fits comm
-	var tb buildTB
-	ssmtest.BuildFakeAgent(&tb, agentBin)
-	if tb.failed {
-		fmt.Fprintln(os.Stderr, tb.msg)
+	if err := ssmtest.BuildFakeAgentFile(agentBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
-}
-
-type buildTB struct {
-	testing.TB
-	failed bool
-	msg    string
-}
-
-func (b *buildTB) Helper() {}
-func (b *buildTB) Fatalf(format string, args ...any) {
-	b.failed, b.msg = true, fmt.Sprintf(format, args...)
 }
 
 // world is a fake ECS task: metadata endpoint, SSM endpoint, agent files.

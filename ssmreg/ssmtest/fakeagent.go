@@ -1,6 +1,7 @@
 package ssmtest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,15 +39,23 @@ const (
 // build fails.
 func BuildFakeAgent(t testing.TB, path string) string {
 	t.Helper()
+	if err := BuildFakeAgentFile(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// BuildFakeAgentFile is BuildFakeAgent for callers without a testing.TB,
+// such as a TestMain that builds the agent once for every test.
+func BuildFakeAgentFile(path string) error {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
 	cmd := exec.Command(goTool, "build", "-o", path, "github.com/faultkit/faultkit/ssmreg/ssmtest/fakeagent")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("build fake agent: %v\n%s", err, strings.TrimSpace(string(out)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build fake agent: %v\n%s", err, strings.TrimSpace(string(out)))
 	}
-	return path
+	return nil
 }
